@@ -1,0 +1,5 @@
+/** The simulated BHXH eGateway (see README.md): start it in-process with startPortalSimulator. */
+export { ENDPOINTS, md5Upper, startPortalSimulator, vietnamTimestamp } from './simulator.js';
+export type { PortalAccount, PortalSimulator, PortalSimulatorOptions, Submission } from './simulator.js';
+export { BUSINESS_REJECTIONS, MESSAGES, RESULT, type ResultCode } from './codes.js';
+export { DEFAULT_SEED, validateFaults, type Faults } from './faults.js';

@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { mapReferences } from '../bundle/references.js';
+import { parseReference } from '../fhir/references.js';
+import { ID_PATTERN } from '../fhir/resource-types.js';
+import type { Repository } from '../store/repository.js';
+import { keys, referencesOf } from '../store/search/index-keys.js';
+import { searchParams } from '../store/search/params.js';
+import type { SearchRequest } from '../store/search/query.js';
+import type { ReferringQuery, ResourceSource } from './episode.js';
+
+/** More lines than any real episode has; a guard, not a page size. */
+const MAX_PER_TYPE = 50_000;
+
+/** Episodes from the store: every member type in one round trip, each round of references in one more. */
+export function storeSource(repo: Repository): ResourceSource {
+  return {
+    referring: (queries) => repo.searchEach(queries.map(referringSearch), MAX_PER_TYPE),
+    async read(references) {
+      const targets = references.map(parseReference).filter((r) => r !== undefined).map((r) => ({ type: r.type, id: r.id }));
+      return repo.fetch(targets);
+    },
+  };
+}
+
+function referringSearch(q: ReferringQuery): SearchRequest {
+  return {
+    resourceType: q.type,
+    filters: [{ kind: 'keys', param: q.param, keys: [keys.reference(q.param, q.target)], not: false }],
+    sort: [],
+    count: MAX_PER_TYPE,
+    offset: 0,
+    total: undefined,
+    include: [],
+    revinclude: [],
+    applied: [],
+  };
+}
+
+/**
+ * Episodes from the resources of a Bundle that is not stored ($xml130 with a Bundle, the CLI).
+ * Entries without an id get one (the uuid of their `urn:uuid:` fullUrl when they have one), and
+ * references to fullUrls are rewritten to `Type/id`, as a transaction would store them.
+ */
+export function bundleSource(bundle: Bundle): { source: ResourceSource; resources: Resource[]; entryOf: Map<Resource, number> } {
+  const idOf = new Map<string, string>();
+  const entries = (bundle.entry ?? []).map((e, index) => ({ ...e, index })).filter((e) => e.resource?.resourceType);
+  const withIds = entries.map((e) => {
+    const r = e.resource!;
+    const fromUrl = e.fullUrl?.startsWith('urn:uuid:') ? e.fullUrl.slice(9) : e.fullUrl ? parseReference(e.fullUrl)?.id : undefined;
+    const id = r.id ?? (fromUrl && ID_PATTERN.test(fromUrl) ? fromUrl : randomUUID());
+    if (e.fullUrl) idOf.set(e.fullUrl, `${r.resourceType}/${id}`);
+    return { ...r, id } as Resource;
+  });
+  const resources = withIds.map((r) => mapReferences(r, (value) => idOf.get(value)));
+  const byKey = new Map(resources.map((r) => [`${r.resourceType}/${r.id}`, r]));
+  return {
+    resources,
+    /** Each resource's index in `Bundle.entry`, so that problems can be located in the client's document. */
+    entryOf: new Map(resources.map((r, i) => [r, entries[i].index])),
+    source: {
+      async referring(queries) {
+        return queries.map((q) => {
+          const param = searchParams(q.type).get(q.param);
+          if (!param) return [];
+          return resources.filter((r) => r.resourceType === q.type && referencesOf(param, r).includes(q.target));
+        });
+      },
+      async read(references) {
+        return references.map((ref) => byKey.get(ref)).filter((r): r is Resource => r !== undefined);
+      },
+    },
+  };
+}
