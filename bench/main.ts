@@ -1,4 +1,5 @@
 import { claimFileBench } from './claim-file.js';
+import { healthBookBench, printHealthBook } from './healthbook.js';
 import { ingestBench } from './ingest.js';
 import { signingBench } from './signing.js';
 import { validationBench } from './validation.js';
@@ -22,3 +23,5 @@ for (const r of await signingBench()) {
 const ingest = await ingestBench();
 console.log(`ingest (transaction bundles of ${ingest.resourcesPerBundle} resources, 8 connections, ${ingest.store})`);
 console.log(`  ${ingest.bundlesPerSecond.toFixed(0)} bundles/s, p50 ${ingest.p50Ms} ms, p99 ${ingest.p99Ms} ms, ${ingest.failures} failed`);
+
+printHealthBook(await healthBookBench());

@@ -44,6 +44,10 @@ export interface Config {
   trustAnchors?: string;
   /** A claim file not accepted this many hours after its episode ended is at risk of missing the 24-hour rule. */
   atRiskHours: number;
+  /** How long a card lookup at the reception desk may take (login included) before the client gets a 504. */
+  receptionTimeoutMs: number;
+  /** Seconds a card lookup's answer is reused for the same card, name and birth date (0: never); a cache only. */
+  receptionCacheSeconds: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -71,6 +75,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     portalLeaseMs: int(env.PORTAL_LEASE_MS, 120_000, 'PORTAL_LEASE_MS'),
     trustAnchors: env.TRUST_ANCHORS ? resolve(env.TRUST_ANCHORS) : undefined,
     atRiskHours: int(env.AT_RISK_HOURS, 20, 'AT_RISK_HOURS'),
+    receptionTimeoutMs: int(env.RECEPTION_TIMEOUT_MS, 10_000, 'RECEPTION_TIMEOUT_MS'),
+    receptionCacheSeconds: int(env.RECEPTION_CACHE_SECONDS, 120, 'RECEPTION_CACHE_SECONDS'),
   };
 }
 

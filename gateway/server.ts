@@ -13,8 +13,12 @@ import { atRiskOperation, submitOperation } from './outbox/operations.js';
 import { PortalClient } from './outbox/portal-client.js';
 import { submissionHook } from './outbox/queue.js';
 import { SubmissionWorker } from './outbox/worker.js';
+import { healthBookHook } from './outputs/healthbook/maintain.js';
+import { bookPage } from './outputs/healthbook/page.js';
+import { summaryOperation } from './outputs/healthbook/summary.js';
 import { xml130CheckinOperation, xml130Operation } from './outputs/xml/operation.js';
 import { readTrustAnchors, verifyOperation } from './signing/verify-operation.js';
+import { eligibilityOperation } from './reception/operation.js';
 import { setLocalOffsetMinutes } from './fhir/dates.js';
 import { createApp } from './http/app.js';
 import type { Logger } from './log.js';
@@ -122,7 +126,7 @@ export async function createGateway(config: Config, log: Logger, parts: GatewayP
   const router = new FhirRouter({
     db: database,
     validator,
-    hooks: [submissionHook(queue)],
+    hooks: [submissionHook(queue), healthBookHook()],
     operations: [
       validateOperation(validator, profiles),
       matchOperation(),
@@ -131,14 +135,16 @@ export async function createGateway(config: Config, log: Logger, parts: GatewayP
       submitOperation(database, queue),
       atRiskOperation(database, config.atRiskHours),
       verifyOperation(() => trustAnchors),
+      summaryOperation(),
       ...facilityOperations({ db: database, ...f }),
+      eligibilityOperation({ router: (): FhirRouter => router, ...f, timeoutMs: config.receptionTimeoutMs, cacheSeconds: config.receptionCacheSeconds, log }),
     ],
     profiles: registry.supportedProfiles(),
     version: VERSION,
     startedAt: new Date().toISOString(),
     maxBundleEntries: config.maxBundleEntries,
   });
-  const app = createApp({ router, db: database, config, log, pages: [readinessPage(database, f.registry, f.credentials)] });
+  const app = createApp({ router, db: database, config, log, pages: [readinessPage(database, f.registry, f.credentials), bookPage(database)] });
   const worker = parts.worker === null ? undefined : (parts.worker ?? submissionWorker(config, database, log, f));
   worker?.start();
   return {

@@ -5,6 +5,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { XmlStandard } from '../../gateway/outputs/xml/table-definition.js';
 import { checkCheckin, checkClaim, checkSignature, decodeBase64Xml, parseXml, type FileKind, type Rejection } from './checks.js';
 import { BUSINESS_REJECTIONS, MESSAGES, RESULT } from './codes.js';
+import type { SimCard, SimOfficer } from './card-data.js';
+import { CARD_LOOKUP_PATH, mountCardLookup, validateLookupFaults, type LookupFaults, type LookupRecord } from './card-lookup.js';
 import { FaultSchedule, FaultsError, validateFaults, type FaultDraw, type Faults } from './faults.js';
 
 export type { Faults } from './faults.js';
@@ -61,6 +63,10 @@ export interface PortalSimulator {
   /** Every submission the portal reached a verdict on, rejections and duplicates included. */
   all(): Submission[];
   setFaults(f: Faults): void;
+  /** Faults of the card lookup (card-lookup.ts), apart from the submissions'. */
+  setLookupFaults(f: LookupFaults): void;
+  /** Every card lookup that passed the token check, with its result code. */
+  lookups(): LookupRecord[];
   close(): Promise<void>;
 }
 
@@ -84,6 +90,10 @@ export interface PortalSimulatorOptions {
   log?: (line: string) => void;
   /** The clock (tokens, receipts, certificate validity). Default: the system clock. */
   now?: () => Date;
+  /** Cards the lookup knows (default: sampleCards of the current year, card-data.ts). */
+  cards?: SimCard[];
+  /** Lookup officers registered per facility (with developmentPassword, DEVELOPMENT_OFFICER too). */
+  officers?: SimOfficer[];
 }
 
 interface Endpoint {
@@ -298,12 +308,39 @@ export async function startPortalSimulator(options: PortalSimulatorOptions): Pro
     return { record, body: { maKetQua: RESULT.OK, maGiaoDich, thoiGianTiepNhan: vietnamTimestamp(at), thongDiep } };
   }
 
+  // --- card lookup (§5.4) ---------------------------------------------------------------------------
+  const cardLookup = mountCardLookup({
+    app,
+    authenticate(accessToken, idToken, username, passwordMd5) {
+      const token = tokens.get(accessToken);
+      if (!token || token.idToken !== idToken) return { refused: MESSAGES.tokenInvalid };
+      if (now().getTime() >= token.expiresAt) return { refused: MESSAGES.tokenExpired };
+      const account = accounts.get(username);
+      if (username !== token.username || !account) return { refused: MESSAGES.tokenOtherUser(username) };
+      if (passwordMd5 !== md5Upper(account.password)) return { refused: MESSAGES.passwordHashWrong };
+      return { facility: account.facility };
+    },
+    cards: options.cards,
+    officers: options.officers,
+    developmentOfficer: options.developmentPassword !== undefined,
+    now,
+    log: line,
+  });
+
   // --- simulator control ------------------------------------------------------------------------
   app.get('/sim/submissions', (_req, res) => {
     res.json({ accepted: accepted(), all: all() });
   });
   app.get('/sim/faults', (_req, res) => {
     res.json(schedule.get());
+  });
+  app.post('/sim/lookup-faults', express.json({ limit: '16kb' }), (req, res) => {
+    try {
+      cardLookup.setFaults(validateLookupFaults(req.body ?? {}));
+      res.json(req.body ?? {});
+    } catch (e) {
+      res.status(400).json({ error: (e as Error).message });
+    }
   });
   app.post('/sim/faults', express.json({ limit: '16kb' }), (req, res) => {
     try {
@@ -318,7 +355,7 @@ export async function startPortalSimulator(options: PortalSimulatorOptions): Pro
 
   // --- everything else --------------------------------------------------------------------------
   app.use((req, res) => {
-    const known = req.path === '/api/token/take' || ENDPOINTS.some((e) => e.path.toLowerCase() === req.path.toLowerCase());
+    const known = req.path === '/api/token/take' || req.path === CARD_LOOKUP_PATH || ENDPOINTS.some((e) => e.path.toLowerCase() === req.path.toLowerCase());
     res.status(known ? 405 : 404).json({ maKetQua: String(known ? 405 : 404), thongDiep: known ? 'Phương thức không được hỗ trợ (chỉ POST)' : 'Không tìm thấy API' });
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -357,6 +394,10 @@ export async function startPortalSimulator(options: PortalSimulatorOptions): Pro
     setFaults(f: Faults) {
       schedule.set(f);
     },
+    setLookupFaults(f: LookupFaults) {
+      cardLookup.setFaults(f);
+    },
+    lookups: () => cardLookup.records(),
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -30,7 +30,7 @@ export interface FileCredentialOptions {
  * Credentials from files. A facility's folder holds its signing credentials, as the certificate
  * authority delivers them (`signing.p12` with the password in `signing.password`) or as PEM
  * (`key.pem`, `cert.pem`), and its portal account (`portal.json`: `username`, `password`,
- * optionally `standard` and `baseUrl`). Files are read again when they change.
+ * optionally `standard`, `baseUrl` and `lookupOfficer` `{ name, cccd }`). Files are read again when they change.
  */
 export function fileCredentials(options: FileCredentialOptions): FacilityCredentials {
   const cache = new Map<string, { stamp: string; credentials: Credentials }>();
@@ -90,10 +90,13 @@ export function fileCredentials(options: FileCredentialOptions): FacilityCredent
       if (file && existsSync(file)) {
         const a = JSON.parse(readFileSync(file, 'utf8')) as Partial<PortalAccount>;
         if (!a.username || !a.password) return undefined;
-        return { baseUrl: a.baseUrl ?? options.portalUrl, username: a.username, password: a.password, standard: a.standard ?? options.standard };
+        const officer = a.lookupOfficer?.name && a.lookupOfficer.cccd ? { lookupOfficer: { name: a.lookupOfficer.name, cccd: a.lookupOfficer.cccd } } : {};
+        return { baseUrl: a.baseUrl ?? options.portalUrl, username: a.username, password: a.password, standard: a.standard ?? options.standard, ...officer };
       }
-      // Development: the portal simulator's development account (npm run portal-sim).
-      return options.devDir ? { baseUrl: options.portalUrl, username: `${facility}_BV`, password: 'portal-sim', standard: options.standard } : undefined;
+      // Development: the portal simulator's development account and lookup officer (npm run portal-sim).
+      return options.devDir
+        ? { baseUrl: options.portalUrl, username: `${facility}_BV`, password: 'portal-sim', standard: options.standard, lookupOfficer: { name: 'Cán Bộ Tra Cứu Thử Nghiệm', cccd: '010090000001' } }
+        : undefined;
     },
   };
 }

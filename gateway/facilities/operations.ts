@@ -32,7 +32,7 @@ export function facilityOperations(s: FacilityServices): Operation[] {
       ...base,
       name: 'credentials',
       definition: 'https://healthbook-gateway.vn/fhir/OperationDefinition/credentials',
-      documentation: 'Sets a facility’s signing credentials (pkcs12 + password, privateKey + certificate, or remoteSigner + certificate) and portal account (portalUsername, portalPassword, lienThongCode, standard, portalUrl); revoke=true stops its submissions',
+      documentation: 'Sets a facility’s signing credentials (pkcs12 + password, privateKey + certificate, or remoteSigner + certificate) and portal account (portalUsername, portalPassword, lienThongCode, standard, portalUrl); the card-lookup officer registered with BHXH (lookupOfficerName, lookupOfficerCccd); revoke=true stops its submissions',
       instance: true,
       affectsState: true,
       async handle(req, target, repo) {
@@ -48,6 +48,8 @@ export function facilityOperations(s: FacilityServices): Operation[] {
         const said = [
           record.certificate ? `certificate "${record.certificate.subject.replace(/\n/g, ', ')}" valid to ${new Date(record.certificate.validTo).toISOString().slice(0, 10)}` : undefined,
           record.secrets.portal ? `portal account ${record.secrets.portal.username}` : undefined,
+          // The officer's name only: the CCCD is personal data, kept sealed and never echoed.
+          record.secrets.lookupOfficer ? `lookup officer ${record.secrets.lookupOfficer.name}` : undefined,
           record.revokedAt ? `revoked on ${record.revokedAt}` : undefined,
         ].filter(Boolean).join('; ');
         return { status: 200, body: operationOutcome([{ severity: 'information', code: 'informational', message: { vi: `Đã lưu: ${said}`, en: `Stored: ${said}` } }], req.lang) };
@@ -130,9 +132,16 @@ function secretsFrom(body: unknown): FacilitySecrets & { revoke?: boolean } {
     if (standard !== undefined && standard !== '4750' && standard !== '3176') throw badRequest({ vi: 'standard là 4750 hoặc 3176', en: 'standard is 4750 or 3176' }, 'Parameters.parameter.standard');
     out.portal = { username, password, lienThongCode: str('lienThongCode'), standard: standard as '4750' | '3176' | undefined, baseUrl: str('portalUrl') };
   }
+  const officerName = str('lookupOfficerName')?.trim();
+  const officerCccd = str('lookupOfficerCccd')?.trim();
+  if (officerName || officerCccd) {
+    if (!officerName || !officerCccd) throw badRequest({ vi: 'Cần cả lookupOfficerName và lookupOfficerCccd (cán bộ tra cứu đã đăng ký với BHXH)', en: 'Both lookupOfficerName and lookupOfficerCccd are needed (the lookup officer registered with BHXH)' }, 'Parameters.parameter');
+    if (!/^[0-9]{12}$/.test(officerCccd)) throw badRequest({ vi: 'lookupOfficerCccd là số CCCD gồm 12 chữ số', en: 'lookupOfficerCccd is a 12-digit CCCD number' }, 'Parameters.parameter.lookupOfficerCccd');
+    out.lookupOfficer = { name: officerName, cccd: officerCccd };
+  }
   if (p.get('revoke')?.valueBoolean === true) out.revoke = true;
-  if (!out.signing && !out.portal && !out.revoke) {
-    throw badRequest({ vi: 'Không có gì để lưu: gửi pkcs12 + password, privateKey + certificate, remoteSigner + certificate, hoặc portalUsername + portalPassword', en: 'Nothing to store: send pkcs12 + password, privateKey + certificate, remoteSigner + certificate, or portalUsername + portalPassword' }, 'Parameters.parameter');
+  if (!out.signing && !out.portal && !out.lookupOfficer && !out.revoke) {
+    throw badRequest({ vi: 'Không có gì để lưu: gửi pkcs12 + password, privateKey + certificate, remoteSigner + certificate, portalUsername + portalPassword, hoặc lookupOfficerName + lookupOfficerCccd', en: 'Nothing to store: send pkcs12 + password, privateKey + certificate, remoteSigner + certificate, portalUsername + portalPassword, or lookupOfficerName + lookupOfficerCccd' }, 'Parameters.parameter');
   }
   return out;
 }

@@ -37,6 +37,8 @@ export interface PortalSecret {
 export interface FacilitySecrets {
   signing?: SigningSecret;
   portal?: PortalSecret;
+  /** The officer registered with BHXH for card lookups (name + CCCD, CV 1923): personal data, sealed like a secret. */
+  lookupOfficer?: { name: string; cccd: string };
 }
 
 export interface FacilityRecord {
@@ -87,7 +89,7 @@ export class FacilityRegistry {
   async save(organizationId: string, update: FacilitySecrets & { revoke?: boolean }): Promise<FacilityRecord> {
     if (!this.vault) throw new Error('no master key is configured (GATEWAY_MASTER_KEY or GATEWAY_MASTER_KEY_FILE): credentials cannot be stored');
     const current = await this.record(organizationId);
-    const secrets: FacilitySecrets = { ...current?.secrets, ...(update.signing ? { signing: update.signing } : {}), ...(update.portal ? { portal: update.portal } : {}) };
+    const secrets: FacilitySecrets = { ...current?.secrets, ...(update.signing ? { signing: update.signing } : {}), ...(update.portal ? { portal: update.portal } : {}), ...(update.lookupOfficer ? { lookupOfficer: update.lookupOfficer } : {}) };
     const certificate = update.signing ? certificateOf(update.signing) : current?.certificate;
     // Revoking stops the facility at once; new signing credentials replace a revoked certificate.
     const revocation = update.revoke === true ? 'revoke' : update.signing ? 'clear' : 'keep';
@@ -122,8 +124,9 @@ export class FacilityRegistry {
 
   async account(facility: string, defaults: { baseUrl: string; standard: '4750' | '3176' }): Promise<PortalAccount | undefined> {
     const org = await this.organizationOf(facility);
-    const portal = org ? (await this.record(org.id!))?.secrets.portal : undefined;
-    return portal ? { baseUrl: portal.baseUrl ?? defaults.baseUrl, username: portal.username, password: portal.password, standard: portal.standard ?? defaults.standard } : undefined;
+    const secrets = org ? (await this.record(org.id!))?.secrets : undefined;
+    const portal = secrets?.portal;
+    return portal ? { baseUrl: portal.baseUrl ?? defaults.baseUrl, username: portal.username, password: portal.password, standard: portal.standard ?? defaults.standard, ...(secrets.lookupOfficer ? { lookupOfficer: secrets.lookupOfficer } : {}) } : undefined;
   }
 }
 

@@ -175,8 +175,12 @@ function send(req: Request, res: Response, r: FhirResponse, baseUrl: string, pre
   if (r.document) {
     res.status(r.status).type(r.document.contentType);
     if (r.document.filename) res.setHeader('Content-Disposition', `attachment; filename="${r.document.filename}"`);
-    if (req.method === 'HEAD') res.setHeader('Content-Length', Buffer.byteLength(r.document.text)).end();
-    else res.send(r.document.text);
+    const gzip = r.document.gzip && req.acceptsEncodings('gzip', 'identity') === 'gzip' ? r.document.gzip() : undefined;
+    if (r.document.gzip) res.setHeader('Vary', 'Accept-Encoding');
+    if (gzip) res.setHeader('Content-Encoding', 'gzip');
+    const body = gzip ?? r.document.text;
+    if (req.method === 'HEAD') res.setHeader('Content-Length', Buffer.byteLength(body)).end();
+    else res.send(body);
     return;
   }
   if (r.status === 204 || r.status === 304 || !r.body) {

@@ -48,6 +48,12 @@ export function episodeRules(): EpisodeRules {
   return defaultRules;
 }
 
+/** The facility of the episode (the Encounter's serviceProvider), when the episode holds it. */
+export function episodeOrganization(episode: Episode): Resource | undefined {
+  const ref = episode.encounter.serviceProvider?.reference ? parseReference(episode.encounter.serviceProvider.reference) : undefined;
+  return ref ? episode.byReference.get(`${ref.type}/${ref.id}`) : undefined;
+}
+
 /** References are followed this many rounds (a paper → its author → nothing further, a line → its drug). */
 const FOLLOW_ROUNDS = 4;
 

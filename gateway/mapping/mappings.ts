@@ -158,9 +158,9 @@ function load(table: string, file: string, engine: 'auto' | 'fhirpath'): TableMa
   }
 }
 
-/** A mapping file's view, compiled with the functions and variables every mapping has. */
-export function compileMapping(definition: ViewDefinition, options: Pick<ViewOptions, 'engine' | 'onFallBack'> = {}): CompiledView {
-  return compileView(definition, { ...options, functions: FUNCTIONS, variables: [...CONTEXT_VARIABLES, ...TABLE_VARIABLES] });
+/** A mapping file's view, compiled with the functions every mapping has and the claim tables' variables (unless told others). */
+export function compileMapping(definition: ViewDefinition, options: Pick<ViewOptions, 'engine' | 'onFallBack' | 'variables'> = {}): CompiledView {
+  return compileView(definition, { ...options, functions: FUNCTIONS, variables: options.variables ?? [...CONTEXT_VARIABLES, ...TABLE_VARIABLES] });
 }
 
 function runOrder(mappings: TableMapping[]): TableMapping[] {

@@ -13,6 +13,8 @@ export interface PortalAccount {
   username: string;
   password: string;
   standard: '4750' | '3176';
+  /** The officer registered with BHXH for card lookups at this facility (CV 1923): name and CCCD. */
+  lookupOfficer?: { name: string; cccd: string };
 }
 
 /** How an attempt ended, as the worker needs to know it. */
@@ -86,9 +88,10 @@ export class PortalClient {
 
   /**
    * A cached token, or a new one (always a new one with `fresh`: checking that the account works);
-   * throws, with `unauthorized` set when the credentials were refused.
+   * throws, with `unauthorized` set when the credentials were refused. `signal` lets a caller with a
+   * shorter deadline (a card lookup at the reception desk) give up sooner than the client's timeout.
    */
-  async token(account: PortalAccount, fresh = false): Promise<Token> {
+  async token(account: PortalAccount, fresh = false, signal?: AbortSignal): Promise<Token> {
     const key = `${account.baseUrl}\u0000${account.username}`;
     const cached = this.tokens.get(key);
     if (!fresh && cached && cached.expiresAt - 60_000 > this.clock()) return cached;
@@ -97,7 +100,7 @@ export class PortalClient {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ username: account.username, password: md5Upper(account.password) }),
-      signal: AbortSignal.timeout(this.timeoutMs),
+      signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs),
     });
     if (res.status >= 500) throw new Error(`token: HTTP ${res.status}`);
     const body = (await res.json().catch(() => ({}))) as { maKetQua?: unknown; APIKey?: { access_token?: string; id_token?: string; expires_in?: string } };

@@ -88,7 +88,7 @@ export async function putOwned(repo: Repository, resources: Resource[], now: Dat
   await repo.write(
     resources.map((r) => {
       const versionId = (current.get(`${r.resourceType}/${r.id}`)?.versionId ?? 0) + 1;
-      const resource = { ...r, id: r.id!, meta: { versionId: String(versionId), lastUpdated } };
+      const resource = { ...r, id: r.id!, meta: { ...r.meta, versionId: String(versionId), lastUpdated } };
       return { resource, versionId, lastUpdated, deleted: false };
     }),
   );

@@ -38,7 +38,13 @@ export interface FhirResponse {
   /** Warnings about a write that succeeded (a bundle entry's response.outcome). */
   outcome?: OperationOutcome;
   /** A document that is not FHIR JSON (a claim file), sent as it is instead of `body`. */
-  document?: { contentType: string; text: string; filename?: string };
+  document?: {
+    contentType: string;
+    text: string;
+    filename?: string;
+    /** The text gzip-compressed, for a client that accepts it (a large document compressed once and kept). */
+    gzip?: () => Buffer;
+  };
 }
 
 export interface Prefer {

@@ -125,6 +125,34 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       ALTER TABLE dossiers ADD COLUMN signer_fingerprint text;
     `,
   },
+  {
+    version: 4,
+    name: 'health book projection',
+    sql: `
+      -- The QĐ 1332 health book, kept per part: a patient's own block ('patient/<id>') and one part
+      -- per episode ('episode/<Encounter id>'), each what its mappings produced (rows per section and
+      -- the subsetted resources they cite). depends_on lists every resource a part was built from, so
+      -- that a write re-projects exactly the parts that read it.
+      -- An episode's line in the book's list is kept apart, so that rewriting the book's own
+      -- Composition reads a few bytes per episode, not every part.
+      CREATE TABLE health_book (
+        part text PRIMARY KEY,
+        patient_id text NOT NULL,
+        sort_key text NOT NULL,
+        content json NOT NULL,
+        line json,
+        depends_on text[] NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX health_book_patient ON health_book (patient_id, sort_key);
+      CREATE INDEX health_book_depends ON health_book USING gin (depends_on);
+      -- Bumped in the transaction of every change to a patient's book: what a cached $summary is checked against.
+      CREATE TABLE health_book_versions (
+        patient_id text PRIMARY KEY,
+        version bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 7_431_022_001;

@@ -3,7 +3,7 @@ import { LOCAL_OFFSET_MINUTES } from '../../fhir/dates.js';
 import { compilePathFast, type CompiledPath } from '../../fhir/fhirpath.js';
 import type { Issue, Text } from '../../fhir/outcome.js';
 import { parseReference } from '../../fhir/references.js';
-import type { Episode } from '../../mapping/episode.js';
+import { episodeOrganization, type Episode } from '../../mapping/episode.js';
 import { RESOLVE_INDEX, tableMappings, type TableMapping } from '../../mapping/mappings.js';
 import type { Row } from '../../mapping/view.js';
 import { claimRules } from './claim-rules.js';
@@ -100,7 +100,7 @@ export function episodeVariables(episode: Episode, now: Date): Record<string, un
     encounter: episode.encounter,
     patient: episode.patient ?? [],
     coverages: episode.coverages,
-    organization: organizationOf(episode) ?? [],
+    organization: episodeOrganization(episode) ?? [],
     resources: episode.resources,
     today: localDate(now),
     [RESOLVE_INDEX]: episode.byReference,
@@ -195,11 +195,6 @@ function defaultSource(resource: Resource, path: string): string {
 
 function prefixed(prefix: string, message: Text): Text {
   return typeof message === 'string' ? `${prefix}: ${message}` : { vi: `${prefix}: ${message.vi}`, en: `${prefix}: ${message.en}` };
-}
-
-function organizationOf(episode: Episode): Resource | undefined {
-  const ref = episode.encounter.serviceProvider?.reference ? parseReference(episode.encounter.serviceProvider.reference) : undefined;
-  return ref ? episode.byReference.get(`${ref.type}/${ref.id}`) : undefined;
 }
 
 /** `yyyyMMdd` of an instant in the deployment's zone (NGAYLAP, %today). */

@@ -1,0 +1,138 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '../gateway/config.js';
+import { createGateway } from '../gateway/server.js';
+import type { Coverage } from '@medplum/fhirtypes';
+import { SID } from '../gateway/fhir/vn.js';
+import { outpatientEpisode } from '../test/support/episodes.js';
+
+/**
+ * `$summary` latency as a patient's book grows: one patient receives the outpatient example again
+ * and again (a new MA_LK each time), and at 25, 50, 100 and 200 episodes the book is read 200 times
+ * over HTTP (keep-alive, one client), by a client that accepts gzip and by one that does not, and
+ * once after each of a few writes (the first read of a new version renders the book).
+ */
+export interface BookResult {
+  episodes: number;
+  kb: number;
+  gzipKb: number;
+  /** The first read after a write: the book rendered from the projection. */
+  coldMs: number;
+  /** Later reads of the same version, by a client that accepts gzip (any browser or app), and one that does not. */
+  gzip: { p50Ms: number; p99Ms: number };
+  identity: { p50Ms: number; p99Ms: number };
+}
+
+const percentiles = (times: number[]) => {
+  const sorted = [...times].sort((a, b) => a - b);
+  return { p50Ms: sorted[Math.floor(sorted.length * 0.5)], p99Ms: sorted[Math.ceil(sorted.length * 0.99) - 1] };
+};
+
+export async function healthBookBench(sizes = [25, 50, 100, 200], reads = 200): Promise<{ store: string; results: BookResult[]; ingestMsPerEpisode: number }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gw-book-bench-'));
+  const config = loadConfig({ GATEWAY_DATA_DIR: dataDir, DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '', LOG_LEVEL: 'warn' });
+  const gw = await createGateway(config, pino({ level: 'warn' }), { worker: null });
+  const server = gw.app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const call = (method: string, path: string, body?: string, gzip = false) =>
+    new Promise<{ status: number; text: string; bytes: number }>((resolve, reject) => {
+      const headers = { ...(body ? { 'content-type': 'application/fhir+json' } : {}), ...(gzip ? { 'accept-encoding': 'gzip' } : {}) };
+      const req = request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const raw = Buffer.concat(chunks);
+          const text = res.headers['content-encoding'] === 'gzip' ? '' : raw.toString('utf8');
+          resolve({ status: res.statusCode ?? 0, text, bytes: raw.length });
+        });
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  try {
+    const results: BookResult[] = [];
+    let patientId = '';
+    let posted = 0;
+    let ingestMs = 0;
+    for (const size of sizes) {
+      while (posted < size) {
+        const text = episode(++posted);
+        const t0 = performance.now();
+        const r = await call('POST', '/fhir', text);
+        ingestMs += performance.now() - t0;
+        if (r.status !== 200) throw new Error(`episode ${posted}: ${r.status} ${r.text.slice(0, 300)}`);
+        patientId ||= (JSON.parse(r.text) as { entry: { response: { location: string } }[] }).entry[5].response.location.split('/')[1];
+      }
+      // Cold: each read follows a write that changed the book (a new version, not yet rendered).
+      const cold: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await call('POST', '/fhir/AllergyIntolerance', JSON.stringify(allergy(patientId, i)));
+        if (r.status !== 201) throw new Error(`allergy: ${r.status} ${r.text.slice(0, 300)}`);
+        const t0 = performance.now();
+        const s = await call('GET', `/fhir/Patient/${patientId}/$summary`, undefined, true);
+        cold.push(performance.now() - t0);
+        if (s.status !== 200) throw new Error(`$summary: ${s.status}`);
+      }
+      const warm = async (gzip: boolean) => {
+        const times: number[] = [];
+        let bytes = 0;
+        for (let i = 0; i < reads + 20; i++) {
+          const t0 = performance.now();
+          const r = await call('GET', `/fhir/Patient/${patientId}/$summary`, undefined, gzip);
+          const ms = performance.now() - t0;
+          if (r.status !== 200) throw new Error(`$summary: ${r.status} ${r.text.slice(0, 300)}`);
+          bytes = r.bytes;
+          if (i >= 20) times.push(ms); // the first reads warm the sockets and the JIT
+        }
+        return { ...percentiles(times), bytes };
+      };
+      const gzip = await warm(true);
+      const identity = await warm(false);
+      results.push({
+        episodes: size, kb: identity.bytes / 1024, gzipKb: gzip.bytes / 1024, coldMs: percentiles(cold).p50Ms,
+        gzip: { p50Ms: gzip.p50Ms, p99Ms: gzip.p99Ms }, identity: { p50Ms: identity.p50Ms, p99Ms: identity.p99Ms },
+      });
+    }
+    return { store: process.env.BENCH_DATABASE_URL ? 'PostgreSQL' : 'PGlite', results, ingestMsPerEpisode: ingestMs / posted };
+  } finally {
+    agent.destroy();
+    server.close();
+    await gw.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The outpatient example again for the same patient: a new MA_LK, the same card (found, not created again). */
+function episode(n: number): string {
+  const bundle = outpatientEpisode(1);
+  for (const e of bundle.entry!) {
+    if (e.resource?.resourceType === 'Coverage') e.request!.ifNoneExist = `identifier=${SID.bhyt}|${(e.resource as Coverage).identifier![0].value}`;
+  }
+  return JSON.stringify(bundle).replace(/10085-20250310-\d+/g, `10085-20250310-${String(n).padStart(6, '0')}`);
+}
+
+function allergy(patientId: string, n: number) {
+  return {
+    resourceType: 'AllergyIntolerance',
+    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] },
+    patient: { reference: `Patient/${patientId}` },
+    code: { text: `Dị nguyên thử ${n}` },
+    recordedDate: '2025-03-10',
+  };
+}
+
+export function printHealthBook({ store, results, ingestMsPerEpisode }: Awaited<ReturnType<typeof healthBookBench>>): void {
+  console.log(`health book ($summary of one patient as its episodes grow, ${store})`);
+  for (const r of results) {
+    console.log(`  ${r.episodes} episodes (${r.kb.toFixed(0)} KB, ${r.gzipKb.toFixed(0)} KB gzip): gzip p50 ${r.gzip.p50Ms.toFixed(2)} ms, p99 ${r.gzip.p99Ms.toFixed(2)} ms; identity p50 ${r.identity.p50Ms.toFixed(2)} ms, p99 ${r.identity.p99Ms.toFixed(2)} ms; first read after a write ${r.coldMs.toFixed(1)} ms`);
+  }
+  console.log(`  ingest with the projection: ${ingestMsPerEpisode.toFixed(1)} ms per episode bundle (one client)`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) printHealthBook(await healthBookBench());
