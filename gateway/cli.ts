@@ -5,6 +5,7 @@ import { XML_STANDARDS, type XmlStandard } from './outputs/xml/table-definition.
 import { readTrustAnchors } from './signing/verify-operation.js';
 import { verifySignedDocument } from './signing/verify.js';
 import { describeIssue, exportClaimFiles } from './tools/xml130/export.js';
+import { reportCommand } from './outputs/reports/command.js';
 
 /**
  * The gateway's command line (`npm run cli -- <command> …`). Commands work offline on files; the
@@ -14,12 +15,16 @@ const USAGE = `usage:
   npm run cli -- xml130 <bundle.json> [--out <folder>] [--standard 3176|4750] [--encounter <id>] [--lang vi|en]
       the claim files of the Bundle's episodes, one folder per MA_LK; exit code 1 when a claim has errors
   npm run cli -- verify <signed.xml> --trust <certificate.pem or folder> [--lang vi|en]
-      checks a signed claim or check-in file: signature, digest, certificate dates, chain to the trust anchors`;
+      checks a signed claim or check-in file: signature, digest, certificate dates, chain to the trust anchors
+  npm run cli -- report [--period 2025-03|2025-H1] [--out <folder>]
+      the rollout report of a month or half-year from the gateway's database (DATABASE_URL or ./data): the six-monthly
+      form as CSV, the MeasureReports and the dashboard, province-wide and per facility`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'xml130') return xml130(rest);
   if (command === 'verify') return verify(rest);
+  if (command === 'report') return reportCommand(rest, USAGE);
   console.error(command ? `unknown command "${command}"\n${USAGE}` : USAGE);
   return 2;
 }

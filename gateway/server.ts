@@ -16,6 +16,10 @@ import { SubmissionWorker } from './outbox/worker.js';
 import { healthBookHook } from './outputs/healthbook/maintain.js';
 import { bookPage } from './outputs/healthbook/page.js';
 import { summaryOperation } from './outputs/healthbook/summary.js';
+import { reportsPage } from './outputs/reports/dashboard.js';
+import { ReportEngine } from './outputs/reports/evaluate.js';
+import { installMeasures } from './outputs/reports/install.js';
+import { evaluateMeasureOperation } from './outputs/reports/operation.js';
 import { xml130CheckinOperation, xml130Operation } from './outputs/xml/operation.js';
 import { readTrustAnchors, verifyOperation } from './signing/verify-operation.js';
 import { eligibilityOperation } from './reception/operation.js';
@@ -123,6 +127,10 @@ export async function createGateway(config: Config, log: Logger, parts: GatewayP
   const queue = { standard: config.xmlStandard };
   const trustAnchors = readTrustAnchors(config.trustAnchors);
   const f = facilities(config, database, log);
+  // Rollout reports: the Measures of mappings/reports, compiled once and readable as Measure resources.
+  const reports = new ReportEngine(database, { localOffsetMinutes: config.localOffsetMinutes });
+  const installed = await installMeasures(database, reports.measures);
+  if (installed.length) log.info({ measures: installed }, 'report measures installed');
   const router = new FhirRouter({
     db: database,
     validator,
@@ -137,6 +145,7 @@ export async function createGateway(config: Config, log: Logger, parts: GatewayP
       verifyOperation(() => trustAnchors),
       summaryOperation(),
       ...facilityOperations({ db: database, ...f }),
+      evaluateMeasureOperation(reports),
       eligibilityOperation({ router: (): FhirRouter => router, ...f, timeoutMs: config.receptionTimeoutMs, cacheSeconds: config.receptionCacheSeconds, log }),
     ],
     profiles: registry.supportedProfiles(),
@@ -144,7 +153,7 @@ export async function createGateway(config: Config, log: Logger, parts: GatewayP
     startedAt: new Date().toISOString(),
     maxBundleEntries: config.maxBundleEntries,
   });
-  const app = createApp({ router, db: database, config, log, pages: [readinessPage(database, f.registry, f.credentials), bookPage(database)] });
+  const app = createApp({ router, db: database, config, log, pages: [readinessPage(database, f.registry, f.credentials), bookPage(database), reportsPage(reports, database)] });
   const worker = parts.worker === null ? undefined : (parts.worker ?? submissionWorker(config, database, log, f));
   worker?.start();
   return {

@@ -1,3 +1,5 @@
+import { seededRandom } from '../../gateway/tools/seeded-random.js';
+
 /**
  * Faults the simulated portal injects into submission requests, drawn from a seeded PRNG so that a
  * test sees the same sequence of outcomes every run. Every submission request draws the same
@@ -42,21 +44,10 @@ export interface FaultDraw {
   slowMs: number;
 }
 
-/** mulberry32: small, fast, good enough for test schedules. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class FaultSchedule {
   private faults: Faults = {};
-  private random = prng(DEFAULT_SEED);
+  private random = seededRandom(DEFAULT_SEED);
 
   constructor(faults: Faults = {}) {
     this.set(faults);
@@ -64,7 +55,7 @@ export class FaultSchedule {
 
   set(faults: Faults): void {
     this.faults = validateFaults(faults);
-    this.random = prng(this.faults.seed ?? DEFAULT_SEED);
+    this.random = seededRandom(this.faults.seed ?? DEFAULT_SEED);
   }
 
   get(): Faults {

@@ -124,7 +124,7 @@ function fhirRequest(req: Request, publicBaseUrl: string | undefined): FhirReque
     ifModifiedSince: req.get('if-modified-since'),
     prefer: parsePrefer(req.get('prefer')),
     lang: languageOf(req.get('accept-language')),
-    ...(/json/i.test(req.get('accept') ?? '') ? { accept: 'json' as const } : {}),
+    ...(/json/i.test(req.get('accept') ?? '') ? { accept: 'json' as const } : /text\/csv/i.test(req.get('accept') ?? '') ? { accept: 'csv' as const } : {}),
     baseUrl: publicBaseUrl ?? `${req.protocol}://${req.get('host')}/fhir`,
     at: '',
   };
@@ -141,13 +141,15 @@ function decodeSegment(segment: string): string {
 /** JSON is the only format; `_format` or an Accept header that rules JSON out gets a 406. */
 function checkFormat(req: Request): void {
   const format = new URLSearchParams(queryString(req)).get('_format');
-  if (format && !/json/i.test(format)) {
+  // Reports answer CSV too.
+  const csvToo = /\/\$evaluate-measure$/.test(req.path);
+  if (format && !/json/i.test(format) && !(csvToo && /^(text\/)?csv$/i.test(format))) {
     throw notAcceptable({ vi: `Không hỗ trợ _format "${format}"; máy chủ dùng application/fhir+json`, en: `_format "${format}" is not supported; this server speaks application/fhir+json` }, '_format');
   }
   const accept = req.get('accept');
   // The claim-file operations answer XML documents too.
   const xmlToo = /\/\$xml130/.test(req.path) && /xml/i.test(accept ?? '');
-  if (!format && accept && !xmlToo && !/json|\*\/\*|application\/\*/i.test(accept) && !/text\/html/i.test(accept)) {
+  if (!format && accept && !xmlToo && !(csvToo && /text\/csv/i.test(accept)) && !/json|\*\/\*|application\/\*/i.test(accept) && !/text\/html/i.test(accept)) {
     throw notAcceptable({ vi: `Không hỗ trợ Accept "${accept}"; máy chủ dùng application/fhir+json`, en: `Accept "${accept}" is not supported; this server speaks application/fhir+json` });
   }
 }

@@ -24,8 +24,8 @@ export interface FhirRequest {
   at: string;
   /** The language of messages (Accept-Language: Vietnamese unless English is preferred). */
   lang: Language;
-  /** 'json' when the client's Accept names JSON (not just any type): operations that answer documents then answer FHIR. */
-  accept?: 'json';
+  /** 'json' when the client's Accept names JSON (not just any type): operations that answer documents then answer FHIR. 'csv' when it asks for text/csv (reports). */
+  accept?: 'json' | 'csv';
 }
 
 export interface FhirResponse {

@@ -8,6 +8,7 @@ import { Repository } from '../../gateway/store/repository.js';
 import { outpatientEpisode } from '../support/episodes.js';
 import { FHIR_JSON, startGateway, type TestGateway } from '../support/gateway.js';
 import { STORES } from '../support/stores.js';
+import { seededRandom } from '../../gateway/tools/seeded-random.js';
 
 /**
  * The health book is kept incrementally, write by write. Here random sequences of writes, updates
@@ -21,17 +22,6 @@ const SEEDS = [1, 7];
 
 const byId = (a: Composition, b: Composition) => (a.id! < b.id! ? -1 : 1);
 
-/** mulberry32: a small seeded generator, so that a failing sequence can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe.each(STORES)('incremental health book on $name', (store) => {
   let gw: TestGateway;
@@ -42,7 +32,7 @@ describe.each(STORES)('incremental health book on $name', (store) => {
 
   for (const seed of SEEDS) {
     it(`equals a full recompute after every step of random sequence ${seed}`, async () => {
-      const rnd = random(seed);
+      const rnd = seededRandom(seed);
       const pick = <T>(list: T[]): T | undefined => (list.length ? list[Math.floor(rnd() * list.length)] : undefined);
       const live = async <T extends Resource>(type: string): Promise<T[]> =>
         (await gw.db.query<{ content: T }>('SELECT content FROM resources WHERE resource_type = $1 AND NOT deleted ORDER BY id', [type])).rows.map((r) => r.content);
