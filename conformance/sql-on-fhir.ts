@@ -61,7 +61,7 @@ export function runTest(file: SuiteFile, test: SuiteTest): string | undefined {
 }
 
 /** Rows in any order (the spec promises none), each expected row matched by exactly one actual row. */
-function compareRows(actual: Record<string, unknown>[], expected: Record<string, unknown>[]): string | undefined {
+export function compareRows(actual: Record<string, unknown>[], expected: Record<string, unknown>[]): string | undefined {
   const unmatched = [...actual];
   const missing = expected.filter((want) => {
     const i = unmatched.findIndex((got) => isDeepStrictEqual(got, want));

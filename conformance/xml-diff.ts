@@ -1,26 +1,28 @@
 import { DOMParser } from '@xmldom/xmldom';
 
 /**
- * Differences between two table documents, said the way a mapping author reads them: table, row,
- * field, want vs got — not a text diff of one long line of XML. A table document is a root whose
- * children are either the fields of its one record, or a list whose items are records.
+ * Differences between two table documents, said the way a mapping author reads them: one line per
+ * table, row and field, `-want +got` — not a text diff of one long line of XML. A table document is
+ * a root whose children are either the fields of its one record, or a list whose items are records.
  */
+export const wantGot = (want: string, got: string) => `-${want} +${got}`;
+
 export function diffTableDocuments(table: string, want: string, got: string): string[] {
   const expected = parse(want);
   const actual = parse(got);
   if (typeof expected === 'string') return [`${table}: the expected document does not parse: ${expected}`];
   if (typeof actual === 'string') return [`${table}: the document does not parse: ${actual}`];
   const out: string[] = [];
-  if (expected.root !== actual.root) out.push(`${table}: root element: want ${expected.root}, got ${actual.root}`);
-  if (expected.list !== actual.list) out.push(`${table}: list element: want ${expected.list ?? '(none)'}, got ${actual.list ?? '(none)'}`);
-  if (expected.records.length !== actual.records.length) out.push(`${table}: want ${expected.records.length} rows, got ${actual.records.length}`);
+  if (expected.root !== actual.root) out.push(`${table} root element: ${wantGot(expected.root, actual.root)}`);
+  if (expected.list !== actual.list) out.push(`${table} list element: ${wantGot(expected.list ?? '(none)', actual.list ?? '(none)')}`);
+  if (expected.records.length !== actual.records.length) out.push(`${table} rows: ${wantGot(String(expected.records.length), String(actual.records.length))}`);
   const rows = Math.min(expected.records.length, actual.records.length);
   for (let r = 0; r < rows; r++) {
     const where = expected.records.length > 1 || expected.list ? `${table} row ${r + 1}` : table;
     out.push(...diffRecord(where, expected.records[r], actual.records[r]));
   }
-  if (expected.trailer !== actual.trailer) out.push(`${table}: after the records: want ${expected.trailer || '(nothing)'}, got ${actual.trailer || '(nothing)'}`);
-  if (out.length === 0 && want !== got) out.push(`${table}: same content, different bytes (declaration, whitespace or escaping): want ${JSON.stringify(want.slice(0, 80))}…, got ${JSON.stringify(got.slice(0, 80))}…`);
+  if (expected.trailer !== actual.trailer) out.push(`${table} after the records: ${wantGot(expected.trailer || '(nothing)', actual.trailer || '(nothing)')}`);
+  if (out.length === 0 && want !== got) out.push(`${table} bytes (same content; declaration, whitespace or escaping differ): ${wantGot(`${JSON.stringify(want.slice(0, 80))}…`, `${JSON.stringify(got.slice(0, 80))}…`)}`);
   return out;
 }
 
@@ -33,14 +35,14 @@ function diffRecord(where: string, want: Field[], got: Field[]): string[] {
   if (wantNames !== gotNames) {
     const missing = want.map(([n]) => n).filter((n) => !got.some(([g]) => g === n));
     const extra = got.map(([n]) => n).filter((n) => !want.some(([w]) => w === n));
-    if (missing.length) out.push(`${where}: missing elements ${missing.join(', ')}`);
-    if (extra.length) out.push(`${where}: unexpected elements ${extra.join(', ')}`);
-    if (!missing.length && !extra.length) out.push(`${where}: elements out of order: want ${wantNames}; got ${gotNames}`);
+    for (const name of missing) out.push(`${where} ${name}: ${wantGot('present', 'missing')}`);
+    for (const name of extra) out.push(`${where} ${name}: ${wantGot('absent', 'present')}`);
+    if (!missing.length && !extra.length) out.push(`${where} element order: ${wantGot(wantNames, gotNames)}`);
   }
   const gotByName = new Map(got);
   for (const [name, text] of want) {
     const actual = gotByName.get(name);
-    if (actual !== undefined && actual !== text) out.push(`${where} ${name}: want ${JSON.stringify(text)}, got ${JSON.stringify(actual)}`);
+    if (actual !== undefined && actual !== text) out.push(`${where} ${name}: ${wantGot(JSON.stringify(text), JSON.stringify(actual))}`);
   }
   return out;
 }

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Coverage, Encounter, Patient, Resource } from '@medplum/fhirtypes';
 import { parseReference } from '../fhir/references.js';
-import { MAPPINGS_DIR } from '../paths.js';
+import { mappingsDir } from './folders.js';
+import { reloadableCache } from './reload.js';
 
 /**
  * One episode of care (one Encounter, one MA_LK, one claim file) with everything the mappings read:
@@ -41,11 +42,20 @@ export interface EpisodeRules {
   follow: string[];
 }
 
-let defaultRules: EpisodeRules | undefined;
+const rulesCache = reloadableCache<string, EpisodeRules>();
 
-export function episodeRules(): EpisodeRules {
-  defaultRules ??= JSON.parse(readFileSync(join(MAPPINGS_DIR, 'episode.json'), 'utf8')) as EpisodeRules;
-  return defaultRules;
+export function episodeRules(dir = mappingsDir()): EpisodeRules {
+  let rules = rulesCache.get(dir);
+  if (!rules) {
+    const file = join(dir, 'episode.json');
+    try {
+      rules = JSON.parse(readFileSync(file, 'utf8')) as EpisodeRules;
+    } catch (e) {
+      throw new Error(`${file}: ${(e as Error).message}`);
+    }
+    rulesCache.set(dir, rules);
+  }
+  return rules;
 }
 
 /** The facility of the episode (the Encounter's serviceProvider), when the episode holds it. */

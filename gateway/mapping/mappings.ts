@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Resource } from '@medplum/fhirtypes';
 import { dateRange, LOCAL_OFFSET_MINUTES } from '../fhir/dates.js';
 import { parseReference } from '../fhir/references.js';
-import { MAPPINGS_DIR } from '../paths.js';
+import { mappingsDir } from './folders.js';
+import { reloadableCache } from './reload.js';
 import { compileView, type CompiledView, type UserFunction, type ViewDefinition, type ViewOptions } from './view.js';
 
 /**
@@ -120,14 +121,14 @@ const FUNCTIONS: Record<string, UserFunction> = {
   },
 };
 
-const cache = new Map<string, TableMapping[]>();
+const cache = reloadableCache<string, TableMapping[]>();
 
 /**
  * The mappings of a standard, in the order they must run (a table after the tables it reads).
  * `engine: 'fhirpath'` compiles them to run on fhirpath.js only (parity tests); by default a view
  * runs on the fast path when all its expressions compile there (see view.ts).
  */
-export function tableMappings(standard: string, dir = MAPPINGS_DIR, engine: 'auto' | 'fhirpath' = 'auto'): TableMapping[] {
+export function tableMappings(standard: string, dir = mappingsDir(), engine: 'auto' | 'fhirpath' = 'auto'): TableMapping[] {
   const key = `${dir}\u0000${standard}\u0000${engine}`;
   let mappings = cache.get(key);
   if (!mappings) {

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Coding } from '@medplum/fhirtypes';
 import { compileMapping } from '../../mapping/mappings.js';
 import type { CompiledView, ViewDefinition } from '../../mapping/view.js';
-import { MAPPINGS_DIR } from '../../paths.js';
+import { mappingsDir } from '../../mapping/folders.js';
+import { reloadableCache } from '../../mapping/reload.js';
 
 /**
  * mappings/healthbook/book.json: the health book's layout as data — its sections in order, the
@@ -65,9 +66,9 @@ export interface CompiledBook extends BookDefinition {
 /** The variables book views may read. Not %patient: see book.json's description. */
 export const BOOK_VARIABLES = ['subject', 'encounter', 'organization', 'resources'] as const;
 
-const cache = new Map<string, CompiledBook>();
+const cache = reloadableCache<string, CompiledBook>();
 
-export function healthBook(dir = join(MAPPINGS_DIR, 'healthbook')): CompiledBook {
+export function healthBook(dir = join(mappingsDir(), 'healthbook')): CompiledBook {
   let book = cache.get(dir);
   if (!book) {
     book = compileBook(dir);

@@ -169,4 +169,4 @@ function table(section: SectionDefinition, rows: BookRow[]): string {
 
 const div = (xhtml: string) => `<div xmlns="http://www.w3.org/1999/xhtml">${xhtml}</div>`;
 
-const lines = (text: string) => escapeHtml(text).replace(/\n/g, '<br/>');
+const lines = (text: string) => escapeHtml(text).replace(/\r\n|\r|\n/g, '<br/>');

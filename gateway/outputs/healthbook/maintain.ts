@@ -3,7 +3,7 @@ import type { Composition, Resource } from '@medplum/fhirtypes';
 import type { WriteHook } from '../../bundle/transaction.js';
 import { mapReferences } from '../../bundle/references.js';
 import { parseReference } from '../../fhir/references.js';
-import { episodeRules, gatherEpisode } from '../../mapping/episode.js';
+import { episodeRules, gatherEpisode, type EpisodeRules } from '../../mapping/episode.js';
 import { storeSource } from '../../mapping/sources.js';
 import { putOwned } from '../../outbox/task.js';
 import type { Repository } from '../../store/repository.js';
@@ -22,12 +22,23 @@ import { episodePartKey, patientPartKey, projectEpisode, projectPatient, type Bo
  * Concurrent writers serialise on an advisory lock per part, then per patient, each taken after the
  * writes and before the reads, so the last one to project a part sees every committed change.
  */
-export function healthBookHook(book: CompiledBook = healthBook(), rules = episodeRules()): WriteHook {
-  // Every type a part can be built from: an episode's members and what they refer to, the patient's own.
-  const types = new Set(['Patient', 'Encounter', ...rules.members.map((m) => m.type), ...rules.follow, ...book.patientResources.map((p) => p.type)]);
+export function healthBookHook(given?: CompiledBook, givenRules?: EpisodeRules): WriteHook {
+  // Without a book given, the current one of the mapping folders, read on each write: in development
+  // the files are reloaded while the gateway runs (gateway/tools/dev/watch.ts).
+  let last: { book: CompiledBook; rules: EpisodeRules; types: Set<string> } | undefined;
+  const current = () => {
+    const book = given ?? healthBook();
+    const rules = givenRules ?? episodeRules();
+    if (last?.book !== book || last.rules !== rules) {
+      // Every type a part can be built from: an episode's members and what they refer to, the patient's own.
+      last = { book, rules, types: new Set(['Patient', 'Encounter', ...rules.members.map((m) => m.type), ...rules.follow, ...book.patientResources.map((p) => p.type)]) };
+    }
+    return last;
+  };
   return {
-    wants: (req) => types.has(req.resource?.resourceType ?? req.url.split(/[/?]/)[0]),
+    wants: (req) => current().types.has(req.resource?.resourceType ?? req.url.split(/[/?]/)[0]),
     async afterWrite(written, repo) {
+      const { book, types } = current();
       const keys = written.map((w) => `${w.resource.resourceType}/${w.resource.id}`);
       const live = written.filter((w) => !w.deleted && types.has(w.resource.resourceType)).map((w) => w.resource as Resource);
       const affected = new Set([...(await new BookParts(repo.queryable).dependingOn(keys)), ...live.flatMap((r) => joins(book, r))]);

@@ -13,10 +13,11 @@ import type { BookPart, BookRow } from './projection.js';
  * personal data, the history, then a timeline of episodes (newest first), each with its diagnoses,
  * indices, results, drugs, procedures and papers. Drawn from the same parts as `$summary`.
  */
-export function bookPage(db: Database, book: CompiledBook = healthBook()): Page {
+export function bookPage(db: Database, given?: CompiledBook): Page {
   return {
     path: '/book/:patientId',
     async render(params) {
+      const book = given ?? healthBook();
       const repo = new Repository(db);
       const patient = await repo.read('Patient', params.patientId);
       if (!patient || patient.deleted) {
@@ -66,5 +67,5 @@ function table(s: SectionDefinition, rows: BookRow[]): Html {
 }
 
 function lines(text: string): Html[] {
-  return text.split('\n').map((line, i) => html`${i > 0 ? html`<br>` : ''}${line}`);
+  return text.split(/\r\n|\r|\n/).map((line, i) => html`${i > 0 ? html`<br>` : ''}${line}`);
 }

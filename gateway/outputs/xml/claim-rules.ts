@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { compilePathFast, type CompiledPath } from '../../fhir/fhirpath.js';
 import type { Issue } from '../../fhir/outcome.js';
-import { PROFILES_DIR } from '../../paths.js';
+import { profilesDir } from '../../mapping/folders.js';
+import { reloadableCache } from '../../mapping/reload.js';
 import type { RowRule } from './table-definition.js';
 
 /** Rules across the tables of a claim file (profiles/qd4750/claim-rules.yaml): data, like the table definitions. */
@@ -11,11 +12,13 @@ interface CompiledRule extends RowRule {
   check: CompiledPath;
 }
 
-let compiled: CompiledRule[] | undefined;
+const compiledRules = reloadableCache<string, CompiledRule[]>();
 
-function rules(): CompiledRule[] {
+/** The claim rules of the profiles folder, compiled once (exported so that a reload compiles them eagerly). */
+export function compiledClaimRules(dir = profilesDir()): CompiledRule[] {
+  let compiled = compiledRules.get(dir);
   if (!compiled) {
-    const file = join(PROFILES_DIR, 'qd4750', 'claim-rules.yaml');
+    const file = join(dir, 'qd4750', 'claim-rules.yaml');
     const { rules: list = [] } = parse(readFileSync(file, 'utf8')) as { rules?: RowRule[] };
     compiled = list.map((r): CompiledRule => {
       try {
@@ -25,6 +28,7 @@ function rules(): CompiledRule[] {
         throw new Error(`${file} ${r.key}: ${(e as Error).message}`);
       }
     });
+    compiledRules.set(dir, compiled);
   }
   return compiled;
 }
@@ -34,7 +38,7 @@ export function claimRules(variables: Record<string, unknown>): Issue[] {
   const bound: Record<string, unknown> = { ...variables };
   for (let i = 0; i <= 15; i++) bound[`XML${i}`] ??= [];
   const issues: Issue[] = [];
-  for (const rule of rules()) {
+  for (const rule of compiledClaimRules()) {
     const result = rule.check({}, bound);
     if (result.length === 1 && result[0] === false) {
       const m = rule.message;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { CodeSystem, CodeSystemConcept } from '@medplum/fhirtypes';
 import { compilePathFast } from '../../fhir/fhirpath.js';
 import type { IssueCode, Text } from '../../fhir/outcome.js';
-import { PROFILES_DIR } from '../../paths.js';
+import { profilesDir } from '../../mapping/folders.js';
 import type { FieldDefinition, TableDefinition } from './table-definition.js';
 
 /**
@@ -112,7 +112,7 @@ function problem(out: RowProblem[], f: FieldDefinition, code: IssueCode, message
 function codeList(f: FieldDefinition): ReadonlySet<string> | undefined {
   if (f.values) return new Set(f.values.map(String));
   if (!f.codes) return undefined;
-  const file = join(PROFILES_DIR, 'fhir', `CodeSystem-${f.codes}.json`);
+  const file = join(profilesDir(), 'fhir', `CodeSystem-${f.codes}.json`);
   if (!existsSync(file)) throw new Error(`${f.name}: no CodeSystem ${f.codes} in profiles/fhir`);
   const cs = JSON.parse(readFileSync(file, 'utf8')) as CodeSystem;
   const codes = new Set<string>();

@@ -2,7 +2,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { Text } from '../../fhir/outcome.js';
-import { PROFILES_DIR } from '../../paths.js';
+import { profilesDir } from '../../mapping/folders.js';
+import { reloadableCache } from '../../mapping/reload.js';
 
 /**
  * The XML tables of QĐ 130/4750 (and the QĐ 3176 variant) as data: profiles/qd4750/<standard>/XMLn.yaml.
@@ -62,10 +63,10 @@ export const XML_STANDARDS: readonly XmlStandard[] = ['4750', '3176'];
 
 const TABLE_ORDER = (name: string) => Number(name.replace(/^XML/, ''));
 
-const cache = new Map<string, TableDefinition[]>();
+const cache = reloadableCache<string, TableDefinition[]>();
 
 /** Every table of a standard, in table order (XML0 … XML15). */
-export function tableDefinitions(standard: XmlStandard = '3176', dir = join(PROFILES_DIR, 'qd4750')): TableDefinition[] {
+export function tableDefinitions(standard: XmlStandard = '3176', dir = join(profilesDir(), 'qd4750')): TableDefinition[] {
   const key = `${dir}\u0000${standard}`;
   let tables = cache.get(key);
   if (!tables) {
@@ -74,7 +75,12 @@ export function tableDefinitions(standard: XmlStandard = '3176', dir = join(PROF
       const folder = join(dir, layer);
       if (!existsSync(folder)) continue;
       for (const file of readdirSync(folder).filter((f) => /^XML\d+\.yaml$/.test(f))) {
-        const def = parse(readFileSync(join(folder, file), 'utf8')) as TableDefinition;
+        let def: TableDefinition;
+        try {
+          def = parse(readFileSync(join(folder, file), 'utf8')) as TableDefinition;
+        } catch (e) {
+          throw new Error(`${join(folder, file)}: ${(e as Error).message}`);
+        }
         byName.set(def.table, { ...def, rules: def.rules ?? [], fields: def.fields ?? [] });
       }
     }
