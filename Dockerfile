@@ -25,7 +25,12 @@ RUN npm run build
 
 # ---- runtime: production dependencies + compiled output, non-root ----
 FROM base AS runtime
+# A container's port is a network port: the gateway authenticates every client (SMART Backend
+# Services; register clients with `node dist/gateway/cli.js client add …`). It refuses to listen on
+# 0.0.0.0 without authentication; AUTH=none-behind-proxy is the explicit opt-out for a deployment
+# whose authenticating proxy is the only way in.
 ENV NODE_ENV=production \
+    AUTH=smart \
     HOST=0.0.0.0 \
     PORT=8080 \
     GATEWAY_DATA_DIR=/data

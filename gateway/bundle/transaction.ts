@@ -58,6 +58,8 @@ export interface WriteHook {
   wants(req: WriteRequest): boolean;
   /** Issues to return with the written resources, by `Type/id` (warnings: the write itself went through). */
   afterWrite(written: readonly VersionWrite[], repo: Repository): Promise<Map<string, Issue[]>>;
+  /** Optional: every request of the unit with its outcome, once decided, still inside the transaction (the audit trail of the writes). */
+  recorded?(requests: readonly WriteRequest[], outcomes: readonly WriteOutcome[], repo: Repository): Promise<void>;
 }
 
 /**
@@ -135,7 +137,11 @@ export async function processWrites(requests: WriteRequest[], ctx: WriteContext)
     const w = p.outcome && !p.outcome.resource ? written.get(`${p.type}/${p.id}`) : undefined;
     if (w) p.outcome = { status: p.outcome!.status, resource: w.resource, versionId: w.versionId };
   }
-  return planned.map((p) => p.outcome!);
+  const outcomes = planned.map((p) => p.outcome!);
+  for (const hook of ctx.hooks ?? []) {
+    if (hook.recorded && requests.some((r) => hook.wants(r))) await hook.recorded(requests, outcomes, ctx.repo);
+  }
+  return outcomes;
 }
 
 const METHOD_ORDER = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2 } as const;

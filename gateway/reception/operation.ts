@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Bundle, Coverage, CoverageEligibilityResponse } from '@medplum/fhirtypes';
+import type { AuditEvent, Bundle, Coverage, CoverageEligibilityResponse } from '@medplum/fhirtypes';
 import type { WriteRequest } from '../bundle/transaction.js';
 import type { FacilityCredentials } from '../facilities/credentials.js';
 import type { FacilityRegistry } from '../facilities/registry.js';
@@ -40,6 +40,11 @@ export interface ReceptionServices {
   cacheSeconds: number;
   log?: Logger;
   now?: () => Date;
+  /**
+   * The chained audit log, when it is on: takes the lookup's AuditEvent (with the officer) and
+   * answers true. Without it the AuditEvent is stored as a resource with the lookup's other writes.
+   */
+  audit?: (event: AuditEvent, patients: string[]) => boolean;
 }
 
 export function eligibilityOperation(s: ReceptionServices): Operation {
@@ -138,8 +143,10 @@ function portalError(meaning: ResultCode, answer: CardAnswer): FhirError {
 
 /** The AuditEvent of a lookup that produced nothing else; its failure must not hide the portal's. */
 async function audit(s: ReceptionServices, req: FhirRequest, a: AuditInput): Promise<void> {
+  const event = lookupAuditEvent(a);
+  if (s.audit?.(event, a.input.storedPatient ? [a.input.storedPatient.id] : [])) return;
   try {
-    await transaction(s, req, [{ method: 'POST', url: 'AuditEvent', resource: lookupAuditEvent(a), at: '' }]);
+    await transaction(s, req, [{ method: 'POST', url: 'AuditEvent', resource: event, at: '' }]);
   } catch (e) {
     s.log?.error({ err: (e as Error).name }, 'card lookup: the AuditEvent could not be stored');
   }
@@ -158,13 +165,12 @@ async function record(s: ReceptionServices, req: FhirRequest, repo: Repository, 
   const plan = input.storedPatient ? await coverageWrites(repo, input.storedPatient.id, facts, meaning, input.query.maThe, c.at, answer.cqBHXH) : { writes: [], refs: [] };
   const responseUrl = `urn:uuid:${randomUUID()}`;
   const response = eligibilityResponse({ input, answer, meaning, facts, lookupId: randomUUID(), now: c.at, lang: req.lang });
+  const event = lookupAuditEvent({ input, officer: c.officer, account: c.account, now: c.at, result: { meaning, fromCache: c.fromCache }, produced: { response: responseUrl, coverages: plan.refs } });
+  const chained = s.audit?.(event, input.storedPatient ? [input.storedPatient.id] : []) ?? false;
   const writes: WriteRequest[] = [
     { method: 'POST', url: 'CoverageEligibilityResponse', fullUrl: responseUrl, resource: stripUndefined(response), at: '' },
     ...plan.writes,
-    {
-      method: 'POST', url: 'AuditEvent', at: '',
-      resource: lookupAuditEvent({ input, officer: c.officer, account: c.account, now: c.at, result: { meaning, fromCache: c.fromCache }, produced: { response: responseUrl, coverages: plan.refs } }),
-    },
+    ...(chained ? [] : [{ method: 'POST' as const, url: 'AuditEvent', at: '', resource: event }]),
   ];
   const [stored] = (await transaction(s, req, writes)) as [CoverageEligibilityResponse];
   return { status: 200, body: stored, ...versionHeaders(stored) };

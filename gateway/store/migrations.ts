@@ -1,3 +1,4 @@
+import { SECURITY_SCHEMA } from '../security/schema.js';
 import type { Database } from './database.js';
 
 /**
@@ -152,6 +153,11 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         version bigint NOT NULL
       );
     `,
+  },
+  {
+    version: 5,
+    name: 'security: clients, token keys, chained audit log',
+    sql: SECURITY_SCHEMA,
   },
 ];
 

@@ -428,6 +428,33 @@ describe.each(STORES)('reception card check on $name', (store) => {
     });
   });
 
+  it('with the chained audit log on (AUDIT=on), the lookup is recorded there, officer included, and not stored as a resource', async () => {
+    const audited = await startGateway(store, {}, {
+      GATEWAY_MODE: 'production', GATEWAY_MASTER_KEY: randomBytes(32).toString('base64'), BHXH_PORTAL_URL: sim.url, AUDIT: 'on',
+    });
+    try {
+      const org = await audited.http.post('/fhir/Organization').set('Content-Type', FHIR_JSON).send(organization(FACILITIES.main.code, 'Cơ sở chính'));
+      expect(org.status).toBe(201);
+      const creds = await audited.http.post(`/fhir/Organization/${org.body.id}/$credentials`).set('Content-Type', FHIR_JSON).send({
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'portalUsername', valueString: `${FACILITIES.main.code}_BV` }, { name: 'portalPassword', valueString: FACILITIES.main.password },
+          { name: 'lookupOfficerName', valueString: OFFICER.hoTen }, { name: 'lookupOfficerCccd', valueString: OFFICER.cccd },
+        ],
+      });
+      expect(creds.status).toBe(200);
+      const r = await audited.http.post('/fhir/CoverageEligibilityRequest/$submit').set('Content-Type', FHIR_JSON).send(eligibility(person(LAN)));
+      expect(r.status, JSON.stringify(audited.logs.filter((l) => l.level === 50))).toBe(200);
+      const stored = await audited.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resources WHERE resource_type = 'AuditEvent'`);
+      expect(stored.rows[0].n).toBe(0);
+      const { rows } = await audited.db.query<{ content: AuditEvent }>('SELECT content FROM audit_events');
+      const lookup = rows.map((row) => row.content).find((e) => e.agent.some((a) => a.requestor && a.who?.identifier?.value === OFFICER.cccd));
+      expect(lookup?.outcomeDesc).toContain('maKetQua 000');
+    } finally {
+      await audited.close();
+    }
+  });
+
   it('logs no card number, name or CCCD', () => {
     const text = JSON.stringify(gw.logs);
     for (const secret of [LAN.maThe, LAN.hoTen, '010167004521', OFFICER.cccd, OFFICER.hoTen, FACILITIES.main.password]) expect(text).not.toContain(secret);

@@ -1,3 +1,5 @@
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import supertest from 'supertest';
@@ -14,9 +16,12 @@ export interface TestGateway extends Gateway {
 /** A gateway on a fresh database of the given store, with an HTTP client and captured logs. */
 export async function startGateway(store: StoreFactory, parts: Omit<GatewayParts, 'db'> = {}, env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
   const logs: Record<string, unknown>[] = [];
+  // Every line also goes to the suite's log check (test/support/log-check.ts), when it runs.
+  const shared = process.env.GATEWAY_TEST_LOGS ? join(process.env.GATEWAY_TEST_LOGS, `${process.pid}.ndjson`) : undefined;
   const sink = new Writable({
     write(chunk, _enc, done) {
       for (const line of String(chunk).split('\n').filter(Boolean)) logs.push(JSON.parse(line));
+      if (shared) appendFileSync(shared, String(chunk));
       done();
     },
   });
