@@ -6,6 +6,7 @@ import { readTrustAnchors } from './signing/verify-operation.js';
 import { verifySignedDocument } from './signing/verify.js';
 import { describeIssue, exportClaimFiles } from './tools/xml130/export.js';
 import { reportCommand } from './outputs/reports/command.js';
+import { auditCommand, clientCommand, SECURITY_USAGE } from './security/cli.js';
 
 /**
  * The gateway's command line (`npm run cli -- <command> …`). Commands work offline on files; the
@@ -18,13 +19,16 @@ const USAGE = `usage:
       checks a signed claim or check-in file: signature, digest, certificate dates, chain to the trust anchors
   npm run cli -- report [--period 2025-03|2025-H1] [--out <folder>]
       the rollout report of a month or half-year from the gateway's database (DATABASE_URL or ./data): the six-monthly
-      form as CSV, the MeasureReports and the dashboard, province-wide and per facility`;
+      form as CSV, the MeasureReports and the dashboard, province-wide and per facility
+${SECURITY_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'xml130') return xml130(rest);
   if (command === 'verify') return verify(rest);
   if (command === 'report') return reportCommand(rest, USAGE);
+  if (command === 'client') return clientCommand(rest, USAGE);
+  if (command === 'audit') return auditCommand(rest, USAGE);
   console.error(command ? `unknown command "${command}"\n${USAGE}` : USAGE);
   return 2;
 }

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { XML_STANDARDS, type XmlStandard } from './outputs/xml/table-definition.js';
+import { securitySettings, type SecuritySettings } from './security/settings.js';
 
 /** Everything the gateway reads from its environment, in one place. */
 export interface Config {
@@ -48,6 +49,13 @@ export interface Config {
   receptionTimeoutMs: number;
   /** Seconds a card lookup's answer is reused for the same card, name and birth date (0: never); a cache only. */
   receptionCacheSeconds: number;
+  /** Tools for mapping authors (`npm run dev`): the mapping folders are watched and reloaded, and /studio is served. Never in production. */
+  devTools: boolean;
+  /** The folders the mapping engine reads (the repository's `mappings/` and `profiles/` by default). */
+  mappingsDir?: string;
+  profilesDir?: string;
+  /** Authentication, authorization, audit and rate limits (gateway/security/settings.ts). */
+  security: SecuritySettings;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -77,7 +85,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     atRiskHours: int(env.AT_RISK_HOURS, 20, 'AT_RISK_HOURS'),
     receptionTimeoutMs: int(env.RECEPTION_TIMEOUT_MS, 10_000, 'RECEPTION_TIMEOUT_MS'),
     receptionCacheSeconds: int(env.RECEPTION_CACHE_SECONDS, 120, 'RECEPTION_CACHE_SECONDS'),
+    devTools: devTools(env),
+    mappingsDir: env.GATEWAY_MAPPINGS_DIR ? resolve(env.GATEWAY_MAPPINGS_DIR) : undefined,
+    profilesDir: env.GATEWAY_PROFILES_DIR ? resolve(env.GATEWAY_PROFILES_DIR) : undefined,
+    security: securitySettings(env, env.HOST || '127.0.0.1'),
   };
+}
+
+/** GATEWAY_DEV_TOOLS=on (`npm run dev`); refused with GATEWAY_MODE=production rather than silently ignored. */
+function devTools(env: NodeJS.ProcessEnv): boolean {
+  const on = env.GATEWAY_DEV_TOOLS === 'on';
+  if (on && env.GATEWAY_MODE === 'production') throw new Error('GATEWAY_DEV_TOOLS=on is for development only; production never watches files or serves the studio');
+  return on;
 }
 
 function standard(value: string | undefined): XmlStandard {

@@ -25,6 +25,11 @@ import { readTrustAnchors, verifyOperation } from './signing/verify-operation.js
 import { eligibilityOperation } from './reception/operation.js';
 import { setLocalOffsetMinutes } from './fhir/dates.js';
 import { createApp } from './http/app.js';
+import { useMappingFolders } from './mapping/folders.js';
+import { viewRunOperations } from './mapping/run-operation.js';
+import { developmentTools, type DevelopmentTools } from './tools/dev/index.js';
+import { createSecurity, type Security } from './security/index.js';
+import { checkExposure } from './security/settings.js';
 import type { Logger } from './log.js';
 import { FhirRouter } from './rest/router.js';
 import type { Database } from './store/database.js';
@@ -44,6 +49,7 @@ export interface Gateway {
   router: FhirRouter;
   worker?: SubmissionWorker;
   facilities: Facilities;
+  security: Security;
   close(): Promise<void>;
 }
 
@@ -116,7 +122,12 @@ export function submissionWorker(config: Config, db: Database, log: Logger, f: F
 
 /** Everything but the listening socket: store (migrated), router and HTTP app. */
 export async function createGateway(config: Config, log: Logger, parts: GatewayParts = {}): Promise<Gateway> {
+  // Without authentication, loopback only (or an explicit opt-out): refused here, before anything opens.
+  const exposure = checkExposure(config.host, config.security);
+  if (exposure) log.warn(exposure);
   setLocalOffsetMinutes(config.localOffsetMinutes);
+  // The mapping engine reads these folders (the repository's unless configured): see mapping/folders.ts.
+  useMappingFolders({ mappings: config.mappingsDir, profiles: config.profilesDir });
   loadR4Definitions();
   const database = parts.db ?? (await openDatabase(config));
   const applied = await migrate(database);
@@ -131,10 +142,13 @@ export async function createGateway(config: Config, log: Logger, parts: GatewayP
   const reports = new ReportEngine(database, { localOffsetMinutes: config.localOffsetMinutes });
   const installed = await installMeasures(database, reports.measures);
   if (installed.length) log.info({ measures: installed }, 'report measures installed');
+  // Authentication, the access policy and the audit log (first among the hooks: a refused write does no other work).
+  const security = await createSecurity(config, database, log);
   const router = new FhirRouter({
     db: database,
     validator,
-    hooks: [submissionHook(queue), healthBookHook()],
+    hooks: [security.hook, submissionHook(queue), healthBookHook()],
+    guard: security.guard,
     operations: [
       validateOperation(validator, profiles),
       matchOperation(),
@@ -144,16 +158,19 @@ export async function createGateway(config: Config, log: Logger, parts: GatewayP
       atRiskOperation(database, config.atRiskHours),
       verifyOperation(() => trustAnchors),
       summaryOperation(),
+      ...viewRunOperations(config.xmlStandard),
       ...facilityOperations({ db: database, ...f }),
       evaluateMeasureOperation(reports),
-      eligibilityOperation({ router: (): FhirRouter => router, ...f, timeoutMs: config.receptionTimeoutMs, cacheSeconds: config.receptionCacheSeconds, log }),
+      eligibilityOperation({ router: (): FhirRouter => router, ...f, timeoutMs: config.receptionTimeoutMs, cacheSeconds: config.receptionCacheSeconds, log, audit: (event, patients) => security.recordEvent(event, patients) }),
     ],
     profiles: registry.supportedProfiles(),
     version: VERSION,
     startedAt: new Date().toISOString(),
     maxBundleEntries: config.maxBundleEntries,
   });
-  const app = createApp({ router, db: database, config, log, pages: [readinessPage(database, f.registry, f.credentials), bookPage(database), reportsPage(reports, database)] });
+  // npm run dev: the mapping folders reloaded on change and the studio; never in production (config.ts refuses it).
+  const devTools: DevelopmentTools | undefined = config.devTools ? developmentTools(config, log, validator) : undefined;
+  const app = createApp({ router, db: database, config, log, security: security.edge, pages: [readinessPage(database, f.registry, f.credentials), bookPage(database), reportsPage(reports, database), ...(devTools?.pages ?? [])] });
   const worker = parts.worker === null ? undefined : (parts.worker ?? submissionWorker(config, database, log, f));
   worker?.start();
   return {
@@ -162,7 +179,9 @@ export async function createGateway(config: Config, log: Logger, parts: GatewayP
     router,
     worker,
     facilities: f,
+    security,
     async close() {
+      devTools?.close();
       await worker?.stop();
       await database.close();
     },

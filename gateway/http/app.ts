@@ -7,6 +7,7 @@ import { FhirError, languageOf, notAcceptable, operationOutcome, payloadTooLarge
 import type { Logger } from '../log.js';
 import type { FhirRouter } from '../rest/router.js';
 import { parsePrefer, type FhirRequest, type FhirResponse } from '../rest/request.js';
+import type { EdgeSecurity } from '../security/edge.js';
 import type { Database } from '../store/database.js';
 
 export interface AppDeps {
@@ -16,12 +17,18 @@ export interface AppDeps {
   log: Logger;
   /** Pages for people (the readiness board, the health book), outside the FHIR API. */
   pages?: Page[];
+  /** Security headers, token endpoint, authentication and rate limits (gateway/security/edge.ts). */
+  security?: EdgeSecurity;
 }
 
 /** An HTML page: `path` in express syntax (`/book/:patientId`); `render` answers the whole document. */
 export interface Page {
   path: string;
   render(params: Record<string, string>, query: URLSearchParams, lang: Language): Promise<{ status: number; html: string }>;
+  /** A page with a form that posts back to it (the development studio): the body as it came, urlencoded or multipart. */
+  submit?(params: Record<string, string>, form: { contentType: string; body: Buffer }, lang: Language): Promise<{ status: number; html: string }>;
+  /** Its Content-Security-Policy when it is not PAGE_POLICY (a page with a form must allow posting to itself). */
+  policy?: string;
 }
 
 /** Pages load nothing from elsewhere and run no script. */
@@ -31,7 +38,7 @@ const JSON_TYPES = new Set(['application/fhir+json', 'application/json', 'applic
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 
 /** The HTTP edge: turns requests into FhirRequests for the router and FhirResponses into JSON. */
-export function createApp({ router, db, config, log, pages = [] }: AppDeps): express.Express {
+export function createApp({ router, db, config, log, pages = [], security }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -54,6 +61,7 @@ export function createApp({ router, db, config, log, pages = [] }: AppDeps): exp
     next();
   });
 
+  if (security) app.use(security.headers);
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
     try {
@@ -63,22 +71,36 @@ export function createApp({ router, db, config, log, pages = [] }: AppDeps): exp
       res.status(503).json({ status: 'unavailable', database: db.kind });
     }
   });
+  // Everything after this needs a token when authentication is configured.
+  security?.mount(app);
 
   for (const page of pages) {
     app.get(page.path, async (req, res, next) => {
       try {
         const { status, html } = await page.render(req.params as Record<string, string>, new URLSearchParams(queryString(req)), languageOf(req.get('accept-language')));
-        res.status(status).setHeader('Content-Security-Policy', PAGE_POLICY).type('text/html; charset=utf-8').send(html);
+        res.status(status).setHeader('Content-Security-Policy', page.policy ?? PAGE_POLICY).type('text/html; charset=utf-8').send(html);
       } catch (e) {
         next(e);
       }
     });
+    const submit = page.submit?.bind(page);
+    if (submit) {
+      app.post(page.path, express.raw({ type: () => true, limit: config.bodyLimitBytes }), async (req, res, next) => {
+        try {
+          const form = { contentType: req.get('content-type') ?? '', body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0) };
+          const { status, html } = await submit(req.params as Record<string, string>, form, languageOf(req.get('accept-language')));
+          res.status(status).setHeader('Content-Security-Policy', page.policy ?? PAGE_POLICY).type('text/html; charset=utf-8').send(html);
+        } catch (e) {
+          next(e);
+        }
+      });
+    }
   }
 
   const body = express.text({ type: () => true, limit: config.bodyLimitBytes, defaultCharset: 'utf-8' });
   const fhir = async (req: Request, res: Response) => {
     const pretty = new URLSearchParams(queryString(req)).get('_pretty') === 'true';
-    const request = fhirRequest(req, config.publicBaseUrl);
+    const request: FhirRequest = { ...fhirRequest(req, config.publicBaseUrl), principal: res.locals.principal, requestId: res.locals.requestId };
     send(req, res, await router.handle(request), request.baseUrl, pretty);
   };
   app.all('/fhir', body, fhir);
@@ -143,6 +165,8 @@ function checkFormat(req: Request): void {
   const format = new URLSearchParams(queryString(req)).get('_format');
   // Reports answer CSV too.
   const csvToo = /\/\$evaluate-measure$/.test(req.path);
+  // $viewdefinition-run answers rows as JSON, NDJSON or CSV: its own answer checks _format and Accept.
+  if (/\/\$(run|viewdefinition-run)$/.test(req.path)) return;
   if (format && !/json/i.test(format) && !(csvToo && /^(text\/)?csv$/i.test(format))) {
     throw notAcceptable({ vi: `Không hỗ trợ _format "${format}"; máy chủ dùng application/fhir+json`, en: `_format "${format}" is not supported; this server speaks application/fhir+json` }, '_format');
   }

@@ -3,6 +3,9 @@ import { ACCEPTED_TYPES } from '../fhir/resource-types.js';
 import { searchParams } from '../store/search/params.js';
 import type { Operation } from './operations.js';
 
+/** Types whose records are never changed or removed once written. */
+const APPEND_ONLY = new Set(['AuditEvent']);
+
 export interface CapabilityInput {
   baseUrl: string;
   version: string;
@@ -24,14 +27,17 @@ export function capabilityStatement(input: CapabilityInput): CapabilityStatement
     return {
       type: type as ResourceType,
       ...(input.profiles?.[type]?.length ? { supportedProfile: input.profiles[type] } : {}),
-      interaction: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'].map((code) => ({ code })) as CapabilityStatementRestResource['interaction'],
+      // The audit log is append-only (gateway/security): no update, patch or delete of an AuditEvent.
+      interaction: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type']
+        .filter((code) => !(APPEND_ONLY.has(type) && ['update', 'patch', 'delete'].includes(code)))
+        .map((code) => ({ code })) as CapabilityStatementRestResource['interaction'],
       versioning: 'versioned',
       readHistory: true,
-      updateCreate: true,
+      updateCreate: !APPEND_ONLY.has(type),
       conditionalCreate: true,
       conditionalRead: 'full-support',
-      conditionalUpdate: true,
-      conditionalDelete: 'single',
+      conditionalUpdate: !APPEND_ONLY.has(type),
+      conditionalDelete: APPEND_ONLY.has(type) ? 'not-supported' : 'single',
       referencePolicy: ['literal', 'local'],
       searchInclude: references.map((p) => `${type}:${p.code}`),
       searchRevInclude: ACCEPTED_TYPES.flatMap((source) =>

@@ -1,5 +1,6 @@
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { Language } from '../fhir/outcome.js';
+import type { Principal } from '../security/principal.js';
 
 /**
  * A FHIR interaction independent of HTTP: what the express layer builds from a request, and what
@@ -26,6 +27,10 @@ export interface FhirRequest {
   lang: Language;
   /** 'json' when the client's Accept names JSON (not just any type): operations that answer documents then answer FHIR. 'csv' when it asks for text/csv (reports). */
   accept?: 'json' | 'csv';
+  /** Who asks, when authentication is configured (bundle entries inherit it); see gateway/security. */
+  principal?: Principal;
+  /** The HTTP request's correlation id, for the audit trail. */
+  requestId?: string;
 }
 
 export interface FhirResponse {

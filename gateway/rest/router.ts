@@ -7,6 +7,7 @@ import { isAcceptedType } from '../fhir/resource-types.js';
 import { parseQueryString } from '../fhir/url.js';
 import type { Database } from '../store/database.js';
 import { Repository } from '../store/repository.js';
+import type { RouterGuard } from '../security/guard.js';
 import type { ResourceValidator } from '../validation/validator.js';
 import { capabilityStatement } from './capability.js';
 import type { Operation } from './operations.js';
@@ -24,6 +25,8 @@ export interface RouterOptions {
   version: string;
   startedAt: string;
   maxBundleEntries: number;
+  /** Authorization and audit around every interaction, bundle entries included (gateway/security). */
+  guard?: RouterGuard;
 }
 
 /**
@@ -34,7 +37,12 @@ export interface RouterOptions {
 export class FhirRouter {
   constructor(private readonly options: RouterOptions) {}
 
-  async handle(req: FhirRequest, repo = new Repository(this.options.db)): Promise<FhirResponse> {
+  handle(req: FhirRequest, repo = new Repository(this.options.db)): Promise<FhirResponse> {
+    const guard = this.options.guard;
+    return guard ? guard.around(req, repo, () => this.dispatch(req, repo)) : this.dispatch(req, repo);
+  }
+
+  private async dispatch(req: FhirRequest, repo: Repository): Promise<FhirResponse> {
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const [first, second, third, fourth, ...rest] = req.path;
     if (rest.length > 0) throw notFound({ vi: `Không có điểm cuối FHIR tại /${req.path.join('/')}`, en: `No FHIR endpoint at /${req.path.join('/')}` });
@@ -54,6 +62,11 @@ export class FhirRouter {
     if (first.startsWith('$')) return this.operation(req, first.slice(1), {}, repo);
 
     const type = first;
+    // A type the store does not keep may still have operations (ViewDefinition/$run): those only.
+    if (!isAcceptedType(type) && this.options.operations.some((o) => o.resourceTypes.includes(type))) {
+      if (second?.startsWith('$') && third === undefined) return this.operation(req, second.slice(1), { type }, repo);
+      if (second !== undefined && third?.startsWith('$') && fourth === undefined) return this.operation(req, third.slice(1), { type, id: second }, repo);
+    }
     if (!isAcceptedType(type)) throw notFound({ vi: `Máy chủ không hỗ trợ loại tài nguyên "${type}"`, en: `Resource type "${type}" is not supported by this server` });
     if (second === undefined) {
       switch (method) {
