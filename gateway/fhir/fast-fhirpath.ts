@@ -118,7 +118,7 @@ const cache = new Map<string, FastCompiled>();
  * cover; throws only if fhirpath.js cannot parse it.
  */
 export function compileFast(expression: string, options: FastOptions = {}): FastCompiled {
-  if ((options.functions && Object.keys(options.functions).length > 0) || options.constants) {
+  if ((options.functions && Object.keys(options.functions).length > 0) || options.constants || options.untyped) {
     return compileAst(fhirpath.parse(expression) as Ast, options);
   }
   let compiled = cache.get(expression);

@@ -40,7 +40,8 @@ export function compilePathFast(expression: string): CompiledPath {
   let compiled = fastCache.get(expression);
   if (!compiled) {
     const slow = compilePath(expression);
-    const { path } = compileFast(expression);
+    // Rows are untyped: a date-like string is text, as fhirpath.js sees it without a model type.
+    const { path } = compileFast(expression, { untyped: true });
     compiled = path
       ? (node, variables) => {
           try {
