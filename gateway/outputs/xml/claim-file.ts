@@ -118,10 +118,7 @@ function buildTable(
   describeSource: (resource: Resource, path: string) => string,
   issues: Issue[],
 ): BuiltTable {
-  for (const name of mapping.sources.keys()) {
-    if (!definition.fields.some((f) => f.name === name)) throw new Error(`mappings/${mapping.table}.json: column ${name} is not a field of ${definition.table}`);
-  }
-  const check = rowCheck(definition);
+  const { check, numbered } = tablePlan(definition, mapping);
   const rows: string[][] = [];
   const typed: TypedRow[] = [];
   const sourced = mapping.view.runWithSource(episode.resources, variables);
@@ -143,7 +140,7 @@ function buildTable(
       values = completed.row;
       for (const p of completed.problems) report(p.field, p.severity, 'value', p.message);
     }
-    if (definition.fields.some((f) => f.name === 'STT') && (values.STT === null || values.STT === undefined)) values = { ...values, STT: index + 1 };
+    if (numbered && (values.STT === null || values.STT === undefined)) values = { ...values, STT: index + 1 };
     const texts = definition.fields.map((f) => {
       const formatted = formatField(values[f.name], f);
       for (const p of formatted.problems) report(f.name, p.severity, 'value', p.message);
@@ -167,6 +164,27 @@ function buildTable(
   }
   const trailer = definition.inEnvelope ? '' : SIGNATURE_SLOT;
   return { definition, rows, typed, document: tableDocument(definition, rows, trailer), included: false };
+}
+
+/** What a table needs besides its rows, worked out once per mapping and definition (not per claim). */
+interface TablePlan {
+  check: ReturnType<typeof rowCheck>;
+  /** The table has an STT field: rows the mapping leaves unnumbered are numbered in order. */
+  numbered: boolean;
+}
+
+const plans = new WeakMap<TableMapping, { definition: TableDefinition; plan: TablePlan }>();
+
+function tablePlan(definition: TableDefinition, mapping: TableMapping): TablePlan {
+  const known = plans.get(mapping);
+  if (known?.definition === definition) return known.plan;
+  const names = new Set(definition.fields.map((f) => f.name));
+  for (const name of mapping.sources.keys()) {
+    if (!names.has(name)) throw new Error(`mappings/${mapping.table}.json: column ${name} is not a field of ${definition.table}`);
+  }
+  const plan = { check: rowCheck(definition), numbered: names.has('STT') };
+  plans.set(mapping, { definition, plan });
+  return plan;
 }
 
 const includeRules = new Map<string, CompiledPath>();
