@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import { PROFILES_DIR, PROJECT_ROOT } from '../gateway/paths.js';
 import { outpatientText } from '../test/support/episodes.js';
+import { adminQuery } from './postgres-admin.js';
 
 /**
  * Ingest throughput: the outpatient example bundle (24 resources, validated, stored in one
@@ -68,16 +68,6 @@ export async function ingestBench(seconds = 10, connections = 8): Promise<Ingest
     await new Promise((resolve) => gateway.once('exit', resolve));
     rmSync(dataDir, { recursive: true, force: true });
     if (serverUrl) await adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  }
-}
-
-async function adminQuery(serverUrl: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
   }
 }
 

@@ -1,10 +1,10 @@
-import pg from 'pg';
 import { ReportEngine } from '../gateway/outputs/reports/evaluate.js';
 import type { Database } from '../gateway/store/database.js';
 import { migrate } from '../gateway/store/migrations.js';
 import { openPglite } from '../gateway/store/pglite.js';
 import { openPostgres } from '../gateway/store/postgres.js';
 import { simulateMonth, writeSimulation } from '../gateway/tools/month-simulation.js';
+import { adminQuery } from './postgres-admin.js';
 
 /**
  * The rollout report over a simulated month (`npx tsx bench/reports.ts`): BENCH_EPISODES episodes
@@ -27,7 +27,7 @@ export async function reportBench(episodes = Number(process.env.BENCH_EPISODES ?
   const name = `gw_bench_reports_${process.pid}`;
   let db: Database;
   if (serverUrl) {
-    await admin(serverUrl, `CREATE DATABASE ${name}`);
+    await adminQuery(serverUrl, `CREATE DATABASE ${name}`);
     const url = new URL(serverUrl);
     url.pathname = `/${name}`;
     db = openPostgres({ connectionString: url.toString(), poolSize: 4, statementTimeoutMs: 600_000 });
@@ -66,17 +66,7 @@ export async function reportBench(episodes = Number(process.env.BENCH_EPISODES ?
     return { store: serverUrl ? 'PostgreSQL' : 'PGlite', episodes, writeSeconds, provinceMs, facilityMs };
   } finally {
     await db.close();
-    if (serverUrl) await admin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  }
-}
-
-async function admin(serverUrl: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
+    if (serverUrl) await adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
 }
 

@@ -1,17 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Binary, Bundle, Organization, Parameters, Task } from '@medplum/fhirtypes';
 import pino from 'pino';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPortalSimulator, type PortalSimulator } from '../../conformance/portal-sim/index.js';
 import { SID } from '../../gateway/fhir/vn.js';
 import { SubmissionWorker } from '../../gateway/outbox/worker.js';
-import { PROJECT_ROOT } from '../../gateway/paths.js';
 import { selfSignedCredentials, toPkcs12 } from '../../gateway/signing/keys.js';
+import { ARTIFACTS, openPages } from '../support/browser.js';
 import { outpatientEpisode } from '../support/episodes.js';
 import { FHIR_JSON, startGateway, type TestGateway } from '../support/gateway.js';
 import { STORES } from '../support/stores.js';
@@ -24,8 +23,6 @@ import { STORES } from '../support/stores.js';
  */
 const dir = mkdtempSync(join(tmpdir(), 'gw-facilities-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const artifacts = join(PROJECT_ROOT, 'test', '.artifacts');
-mkdirSync(artifacts, { recursive: true });
 
 const A = { code: '10085', name: 'Trung tâm Y tế huyện Bắc Hà', password: 'a-mat-khau', creds: selfSignedCredentials('Trung tâm Y tế huyện Bắc Hà (10085)') };
 const B = { code: '10099', name: 'Phòng khám Đa khoa Sa Pa', password: 'b-mat-khau', creds: selfSignedCredentials('Phòng khám Đa khoa Sa Pa (10099)') };
@@ -220,12 +217,10 @@ describe.each(STORES)('facilities on $name', (store) => {
     // The example episodes ended in 2025: accepted long after the 24 hours.
     expect(steps['trong-24-gio']).toBe('failed');
 
-    const server = gw.app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+    const { base, browser, close } = await openPages(gw.app);
     try {
       const pageView = await browser.newPage({ viewport: { width: 390, height: 844 }, locale: 'vi-VN' });
-      await pageView.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/readiness`);
+      await pageView.goto(`${base}/readiness`);
       expect(await pageView.locator('h1').textContent()).toBe('Sẵn sàng liên thông Sổ sức khỏe điện tử');
       const cell = (code: string, step: string) => pageView.locator(`article[data-facility="${code}"] tr[data-step="${step}"] td`).first();
       expect(await cell(A.code, 'quy-che').textContent()).toContain('Đạt');
@@ -234,10 +229,9 @@ describe.each(STORES)('facilities on $name', (store) => {
       expect(await cell(A.code, 'trong-24-gio').textContent()).toContain('Không đạt');
       const c = pageView.locator(`article[data-facility="${C.code}"]`);
       expect(await c.count()).toBe(1);
-      await pageView.screenshot({ path: join(artifacts, `readiness-${store.name}.png`), fullPage: true });
+      await pageView.screenshot({ path: join(ARTIFACTS, `readiness-${store.name}.png`), fullPage: true });
     } finally {
-      await browser.close();
-      server.close();
+      await close();
     }
   });
 });

@@ -1,10 +1,10 @@
-import { mkdirSync, readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle } from '@medplum/fhirtypes';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROFILES_DIR, PROJECT_ROOT } from '../../gateway/paths.js';
+import { PROFILES_DIR } from '../../gateway/paths.js';
+import { ARTIFACTS, openPages, type PageSession } from '../support/browser.js';
 import { FHIR_JSON, startGateway, type TestGateway } from '../support/gateway.js';
 import { STORES } from '../support/stores.js';
 
@@ -12,12 +12,10 @@ import { STORES } from '../support/stores.js';
  * `/book/{patientId}` in headless Chromium on a phone-sized screen: the person, the history, and the
  * episode with its diagnoses, results, drugs and papers, readable without sideways scrolling.
  */
-const artifacts = join(PROJECT_ROOT, 'test', '.artifacts');
-mkdirSync(artifacts, { recursive: true });
 
 describe.each(STORES)('the health-book page on $name', (store) => {
   let gw: TestGateway;
-  let server: Server;
+  let pages: PageSession;
   let browser: Browser;
   let base: string;
   let patientId: string;
@@ -29,14 +27,11 @@ describe.each(STORES)('the health-book page on $name', (store) => {
     expect(r.status).toBe(200);
     const patientIndex = bundle.entry!.findIndex((e) => e.resource?.resourceType === 'Patient');
     patientId = (r.body as Bundle).entry![patientIndex].response!.location!.split('/')[1];
-    server = gw.app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+    pages = await openPages(gw.app);
+    ({ base, browser } = pages);
   }, 60_000);
   afterAll(async () => {
-    await browser?.close();
-    server?.close();
+    await pages?.close();
     await gw?.close();
   });
 
@@ -69,7 +64,7 @@ describe.each(STORES)('the health-book page on $name', (store) => {
 
     // Nothing wider than the screen: wide tables scroll inside their box.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await page.screenshot({ path: join(artifacts, `book-${store.name}.png`), fullPage: true });
+    await page.screenshot({ path: join(ARTIFACTS, `book-${store.name}.png`), fullPage: true });
     await page.close();
   });
 

@@ -1,13 +1,12 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Measure, MeasureReport, MeasureReportGroup, OperationOutcome } from '@medplum/fhirtypes';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReportEngine } from '../../gateway/outputs/reports/evaluate.js';
 import { exportReport } from '../../gateway/outputs/reports/export.js';
-import { PROJECT_ROOT } from '../../gateway/paths.js';
 import { simulateMonth, writeSimulation, type Simulation, type SimulatedEpisode } from '../../gateway/tools/month-simulation.js';
+import { ARTIFACTS, openPages } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { STORES } from '../support/stores.js';
 import { careType, count, deadline, hoursPercentile, localDay, month, payer, rejectionReasons, type Counts } from './expected.js';
@@ -17,8 +16,6 @@ import { careType, count, deadline, hoursPercentile, localDay, month, payer, rej
  * every figure compared with counts made independently from the simulation's plain facts
  * (expected.ts), through the FHIR operation, the CSV, the dashboard in Chromium and the CLI's files.
  */
-const artifacts = join(PROJECT_ROOT, 'test', '.artifacts');
-mkdirSync(artifacts, { recursive: true });
 const dir = mkdtempSync(join(tmpdir(), 'gw-reports-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -218,15 +215,12 @@ describe.each(STORES)('rollout reports on $name', (store) => {
   });
 
   it('shows the dashboard in Vietnamese with its charts, in headless Chromium', async () => {
-    const server = gw.app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+    const { base, browser, close } = await openPages(gw.app);
     try {
       const view = await browser.newPage({ viewport: { width: 1024, height: 900 }, locale: 'vi-VN' });
       const problems: string[] = [];
       view.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
       view.on('pageerror', (e) => problems.push(e.message));
-      const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
       const response = await view.goto(`${base}/reports?period=2025-03`);
       expect(response!.status()).toBe(200);
       expect(response!.headers()['content-security-policy']).toContain("default-src 'none'");
@@ -246,7 +240,7 @@ describe.each(STORES)('rollout reports on $name', (store) => {
       expect(await view.locator('svg#tiep-nhan-theo-co-so rect').count()).toBe(5);
       const quiet = sim.facilities.find((f) => f.quiet)!;
       expect(await view.locator(`#khong-du-lieu li[data-facility="${quiet.code}"]`).textContent()).toContain(quiet.name);
-      await view.screenshot({ path: join(artifacts, `reports-${store.name}.png`), fullPage: true });
+      await view.screenshot({ path: join(ARTIFACTS, `reports-${store.name}.png`), fullPage: true });
       // No script error, no blocked resource: the page lives within its CSP.
       expect(problems).toEqual([]);
 
@@ -254,8 +248,7 @@ describe.each(STORES)('rollout reports on $name', (store) => {
       expect(bad!.status()).toBe(400);
       expect(await view.locator('main').textContent()).toContain('2025-13');
     } finally {
-      await browser.close();
-      server.close();
+      await close();
     }
   });
 

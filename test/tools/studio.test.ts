@@ -1,10 +1,10 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAPPINGS_DIR, PROFILES_DIR, PROJECT_ROOT } from '../../gateway/paths.js';
+import { MAPPINGS_DIR, PROFILES_DIR } from '../../gateway/paths.js';
+import { ARTIFACTS, openPages, type PageSession } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { STORES } from '../support/stores.js';
 
@@ -14,14 +14,12 @@ import { STORES } from '../support/stores.js';
  * without a restart; a broken edit keeps the last good version running and shows the error with
  * its file:line:column.
  */
-const artifacts = join(PROJECT_ROOT, 'test', '.artifacts');
-mkdirSync(artifacts, { recursive: true });
 const bundle = readFileSync(join(PROFILES_DIR, 'examples', 'outpatient-visit.json'), 'utf8');
 const HO_TEN = `"%patient.name.first().select(iif(text.exists(), text, family.combine(given).join(' ')))"`;
 
 describe.each(STORES)('the mapping studio on $name', (store) => {
   let gw: TestGateway;
-  let server: Server;
+  let pages: PageSession;
   let browser: Browser;
   let base: string;
   let dir: string;
@@ -32,14 +30,11 @@ describe.each(STORES)('the mapping studio on $name', (store) => {
     cpSync(MAPPINGS_DIR, join(dir, 'mappings'), { recursive: true });
     xml1 = join(dir, 'mappings', 'XML1.json');
     gw = await startGateway(store, {}, { GATEWAY_DEV_TOOLS: 'on', GATEWAY_MAPPINGS_DIR: join(dir, 'mappings') });
-    server = gw.app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+    pages = await openPages(gw.app);
+    ({ base, browser } = pages);
   }, 60_000);
   afterAll(async () => {
-    await browser?.close();
-    server?.close();
+    await pages?.close();
     await gw?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -87,7 +82,7 @@ describe.each(STORES)('the mapping studio on $name', (store) => {
     await reloaded((generation) => generation >= 1);
     await run(page);
     expect(await page.locator('[data-panel="xml"] pre').textContent()).toContain('<HO_TEN>HOÀNG THỊ LAN</HO_TEN>');
-    await page.screenshot({ path: join(artifacts, `studio-${store.name}.png`), fullPage: true });
+    await page.screenshot({ path: join(ARTIFACTS, `studio-${store.name}.png`), fullPage: true });
 
     // A broken edit: the error is shown with its place, and the last good mapping keeps running.
     writeFileSync(xml1, readFileSync(xml1, 'utf8').replace(`"%patient.name.first().text.upper()"`, `"%patient.name.first(.text"`));
