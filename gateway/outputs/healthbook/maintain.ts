@@ -16,8 +16,9 @@ import { episodePartKey, patientPartKey, projectEpisode, projectPatient, type Bo
  * Keeps the health book in step with the store, in the transaction of each write: the parts a write
  * can change are projected again — the parts built from the written resources (which covers deletes
  * and a resource moved to another episode) and the parts the new version joins (its episode, its
- * patient) — and the patient's book Composition is rewritten when what it shows changed. Nothing is
- * recomputed from scratch on read; fullRecompute() exists to check that nothing drifted.
+ * patient) — and only the Compositions whose content changed are rewritten: the episode's, and the
+ * book's own when the patient's sections or the list of episodes changed. Nothing is recomputed on
+ * read; fullRecompute() exists to check that nothing drifted.
  *
  * Concurrent writers serialise on an advisory lock per part, then per patient, each taken after the
  * writes and before the reads, so the last one to project a part sees every committed change.
