@@ -48,6 +48,11 @@ function zoneMinutes(zone: string): number {
   return sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
 }
 
+/** An instant as the deployment's wall clock reads it: `YYYY-MM-DDTHH:mm:ss.sss` (no zone). */
+export function localIso(ms: number): string {
+  return new Date(ms + LOCAL_OFFSET_MINUTES * 60_000).toISOString().slice(0, 23);
+}
+
 export const OPEN_LOW = Number.NEGATIVE_INFINITY;
 export const OPEN_HIGH = Number.POSITIVE_INFINITY;
 

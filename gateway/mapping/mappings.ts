@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resource } from '@medplum/fhirtypes';
-import { dateRange, LOCAL_OFFSET_MINUTES } from '../fhir/dates.js';
+import { dateRange, localIso, LOCAL_OFFSET_MINUTES } from '../fhir/dates.js';
 import { parseReference } from '../fhir/references.js';
 import { mappingsDir } from './folders.js';
 import { reloadableCache } from './reload.js';
@@ -87,7 +87,7 @@ export function calendarDays(start: string, end: string): number | undefined {
 export function localDate(value: string): string | undefined {
   const range = dateRange(value);
   if (!range) return undefined;
-  return new Date(range[0] + LOCAL_OFFSET_MINUTES * 60_000).toISOString().slice(0, 10);
+  return localIso(range[0]).slice(0, 10);
 }
 
 const valueOf = (node: unknown) => (node as { data?: unknown })?.data ?? node;

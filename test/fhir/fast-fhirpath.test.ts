@@ -10,6 +10,7 @@ import { compileFast, compileFastCheck, FALL_BACK, fallBackReason, isFallBack, t
 import { compilePath } from '../../gateway/fhir/fhirpath.js';
 import { PROFILES_DIR } from '../../gateway/paths.js';
 import { ProfileRegistry } from '../../gateway/validation/registry.js';
+import { mutants } from '../support/mutants.js';
 
 /**
  * The fast path must be FHIRPath as fhirpath.js evaluates it: for every invariant of every profile the
@@ -30,28 +31,6 @@ const resources: Resource[] = EXAMPLES.flatMap((f) =>
   ((JSON.parse(readFileSync(join(PROFILES_DIR, 'examples', f), 'utf8')) as Bundle).entry ?? []).map((e) => e.resource!),
 );
 
-/** A value, and copies of it with one element (up to `depth` names deep) removed. */
-function mutants<T>(value: T, depth: number): T[] {
-  const out: T[] = [value];
-  const visit = (node: unknown, path: (string | number)[]) => {
-    if (path.filter((p) => typeof p === 'string').length >= depth) return;
-    if (Array.isArray(node)) node.forEach((x, i) => visit(x, [...path, i]));
-    else if (isObj(node)) {
-      for (const key of Object.keys(node)) {
-        if (key === 'resourceType') continue;
-        const copy = structuredClone(value);
-        let parent: unknown = copy;
-        for (const p of path) parent = (parent as Record<string | number, unknown>)[p];
-        delete (parent as Obj)[key];
-        out.push(copy);
-        visit(node[key], [...path, key]);
-      }
-    }
-  };
-  visit(value, []);
-  return out;
-}
-
 /** Extension objects anywhere in a resource. */
 function extensions(node: unknown, out: Obj[] = []): Obj[] {
   if (Array.isArray(node)) for (const x of node) extensions(x, out);
@@ -65,7 +44,7 @@ function extensions(node: unknown, out: Obj[] = []): Obj[] {
 }
 
 const registry = new ProfileRegistry();
-const corpus = resources.flatMap((r) => mutants(r, 3));
+const corpus = resources.flatMap((r) => [r, ...mutants(r, 3)]);
 
 type Placed = { node: unknown; resource: Resource };
 
@@ -87,7 +66,7 @@ function rootsOf(sd: StructureDefinition): Placed[] {
         sd.type === 'Extension'
           ? extensions(resource).filter((e) => key === 'Extension' || e.url === key)
           : evaluate(resource, `descendants().ofType(${sd.type})`);
-      for (const node of found) for (const variant of mutants(node, 2)) roots.push({ node: variant, resource });
+      for (const node of found) for (const variant of [node, ...mutants(node, 2)]) roots.push({ node: variant, resource });
     }
   }
   rootsByType.set(key, roots);

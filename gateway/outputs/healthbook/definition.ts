@@ -91,13 +91,12 @@ function compileBook(dir: string): CompiledBook {
   }
   const typesOf: Record<Scope, Set<string>> = { patient: new Set(), episode: new Set() };
   for (const section of definition.sections) {
+    const columns = new Set(section.views.flatMap((name) => views.get(name)!.columns.map((c) => c.name)));
+    for (const column of section.columns) {
+      if (!columns.has(column.name)) throw new Error(`${join(dir, 'book.json')}: section ${section.key} shows column ${column.name}, which none of its views has`);
+    }
     for (const name of section.views) {
       const view = views.get(name)!;
-      for (const column of section.columns) {
-        if (!view.columns.some((c) => c.name === column.name) && !section.views.some((v) => views.get(v)!.columns.some((c) => c.name === column.name))) {
-          throw new Error(`${join(dir, 'book.json')}: section ${section.key} shows column ${column.name}, which none of its views has`);
-        }
-      }
       if (!view.columns.some((c) => c.name === 'entry')) throw new Error(`${join(dir, `${name}.json`)}: a book view needs an 'entry' column (the resource a row cites)`);
       if (section.scope !== 'episode') typesOf.patient.add(view.resource);
       if (section.scope !== 'patient') typesOf.episode.add(view.resource);

@@ -50,7 +50,7 @@ ${episodes.map((part) => {
     return html`<article data-episode="${part.key.slice('episode/'.length)}"><h2>${row && episodeSection ? instanceTitle(episodeSection, row) : ''}</h2>${row && episodeSection ? fields(episodeSection, row) : ''}${perEpisode.map((s) => {
       const rows = part.sections[s.key] ?? [];
       if (rows.length === 0) return '';
-      return html`<h3>${s.title}</h3>${s.layout === 'papers' ? rows.map((r) => html`<details data-paper="${r.LOAI ?? ''}"><summary>${instanceTitle(s, r)}</summary>${fields(s, r)}</details>`) : table(s, rows)}`;
+      return html`<h3>${s.title}</h3>${s.layout === 'papers' ? rows.map((r) => html`<details data-paper="${r[s.instanceCode?.codeColumn ?? ''] ?? ''}"><summary>${instanceTitle(s, r)}</summary>${fields(s, r)}</details>`) : table(s, rows)}`;
     })}</article>`;
   })}`;
   return page('Sổ sức khỏe điện tử', name ? `${name} — ${episodes.length} đợt khám bệnh, chữa bệnh` : `${episodes.length} đợt khám bệnh, chữa bệnh`, body);

@@ -1,6 +1,6 @@
 import type { Encounter, Resource } from '@medplum/fhirtypes';
 import { mapReferences } from '../../bundle/references.js';
-import { dateRange, LOCAL_OFFSET_MINUTES } from '../../fhir/dates.js';
+import { dateRange, localIso } from '../../fhir/dates.js';
 import { parseReference } from '../../fhir/references.js';
 import { episodeOrganization, type Episode } from '../../mapping/episode.js';
 import { RESOLVE_INDEX } from '../../mapping/mappings.js';
@@ -77,7 +77,7 @@ function fill(book: CompiledBook, scope: Scope, part: BookPart, resources: Resou
   for (const section of book.sections.filter((s) => s.scope === scope || s.scope === 'both')) {
     const rows = section.views.flatMap((name) => book.views.get(name)!.run(resources, variables)).map((raw) => shownRow(section, raw));
     if (rows.length === 0) continue;
-    part.sections[section.key] = sortRows(section, rows).map(({ shown }) => shown);
+    part.sections[section.key] = sortRows(rows).map(({ shown }) => shown);
     for (const row of part.sections[section.key]) if (row.entry) cited.add(row.entry);
   }
   part.entries = subsetted(book, cited, indexOf(resources));
@@ -91,13 +91,14 @@ function shownRow(section: SectionDefinition, raw: Record<string, unknown>): { s
     const text = display(raw[column.name], column.format);
     if (text) shown[column.name] = text;
   }
-  for (const extra of ['LOAI_HE', 'LOAI']) if (typeof raw[extra] === 'string') shown[extra] = raw[extra] as string;
+  // The columns a sub-section's code comes from are kept even when not shown.
+  for (const extra of [section.instanceCode?.systemColumn, section.instanceCode?.codeColumn]) if (extra && typeof raw[extra] === 'string') shown[extra] = raw[extra] as string;
   // By the view's order columns, then by date, then as read (first column), so that equal dates keep a stable order.
   const sortBy = [...(section.order ?? []).map((c) => String(raw[c] ?? '')), instant(raw.NGAY) ?? instant(raw.NGAY_VAO) ?? '', shown[section.columns[0]?.name] ?? '', shown.entry ?? ''];
   return { shown, sortBy };
 }
 
-function sortRows<T extends { sortBy: string[] }>(section: SectionDefinition, rows: T[]): T[] {
+function sortRows<T extends { sortBy: string[] }>(rows: T[]): T[] {
   return [...rows].sort((a, b) => {
     for (let i = 0; i < a.sortBy.length; i++) if (a.sortBy[i] !== b.sortBy[i]) return a.sortBy[i] < b.sortBy[i] ? -1 : 1;
     return 0;
@@ -113,11 +114,11 @@ export function display(value: unknown, format?: 'date' | 'datetime'): string {
   if (!format) return text;
   const range = dateRange(text);
   if (!range) return text;
-  const local = new Date(range[0] + LOCAL_OFFSET_MINUTES * 60_000).toISOString();
-  const date = `${local.slice(8, 10)}/${local.slice(5, 7)}/${local.slice(0, 4)}`;
   // A partial date shows only what it says (a year, a month).
   if (/^\d{4}$/.test(text)) return text;
   if (/^\d{4}-\d{2}$/.test(text)) return `${text.slice(5, 7)}/${text.slice(0, 4)}`;
+  const local = localIso(range[0]);
+  const date = `${local.slice(8, 10)}/${local.slice(5, 7)}/${local.slice(0, 4)}`;
   return format === 'datetime' && text.includes('T') ? `${date} ${local.slice(11, 16)}` : date;
 }
 

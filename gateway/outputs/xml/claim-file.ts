@@ -1,5 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { LOCAL_OFFSET_MINUTES } from '../../fhir/dates.js';
+import { localIso } from '../../fhir/dates.js';
 import { compilePathFast, type CompiledPath } from '../../fhir/fhirpath.js';
 import type { Issue, Text } from '../../fhir/outcome.js';
 import { parseReference } from '../../fhir/references.js';
@@ -217,6 +217,5 @@ function prefixed(prefix: string, message: Text): Text {
 
 /** `yyyyMMdd` of an instant in the deployment's zone (NGAYLAP, %today). */
 function localDate(now: Date): string {
-  const local = new Date(now.getTime() + LOCAL_OFFSET_MINUTES * 60_000);
-  return local.toISOString().slice(0, 10).replace(/-/g, '');
+  return localIso(now.getTime()).slice(0, 10).replace(/-/g, '');
 }

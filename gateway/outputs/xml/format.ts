@@ -1,4 +1,4 @@
-import { LOCAL_OFFSET_MINUTES, dateRange } from '../../fhir/dates.js';
+import { dateRange, localIso } from '../../fhir/dates.js';
 import type { Text } from '../../fhir/outcome.js';
 import { formatDecimal, toDecimal } from './decimal.js';
 import type { FieldDefinition } from './table-definition.js';
@@ -97,10 +97,9 @@ function formatDate(value: unknown, field: FieldDefinition, problems: FormatProb
     }
     const range = dateRange(text);
     if (range) {
-      const local = new Date(range[0] + LOCAL_OFFSET_MINUTES * 60_000);
-      const two = (n: number) => String(n).padStart(2, '0');
-      const date = `${local.getUTCFullYear()}${two(local.getUTCMonth() + 1)}${two(local.getUTCDate())}`;
-      return format === 'yyyyMMdd' ? date : `${date}${two(local.getUTCHours())}${two(local.getUTCMinutes())}`;
+      const local = localIso(range[0]);
+      const date = `${local.slice(0, 4)}${local.slice(5, 7)}${local.slice(8, 10)}`;
+      return format === 'yyyyMMdd' ? date : `${date}${local.slice(11, 13)}${local.slice(14, 16)}`;
     }
   }
   problems.push({
