@@ -7,6 +7,7 @@ import { verifySignedDocument } from './signing/verify.js';
 import { describeIssue, exportClaimFiles } from './tools/xml130/export.js';
 import { reportCommand } from './outputs/reports/command.js';
 import { auditCommand, clientCommand, SECURITY_USAGE } from './security/cli.js';
+import { GENERATE_USAGE, generateCommand } from './tools/generate/command.js';
 
 /**
  * The gateway's command line (`npm run cli -- <command> …`). Commands work offline on files; the
@@ -20,6 +21,7 @@ const USAGE = `usage:
   npm run cli -- report [--period 2025-03|2025-H1] [--out <folder>]
       the rollout report of a month or half-year from the gateway's database (DATABASE_URL or ./data): the six-monthly
       form as CSV, the MeasureReports and the dashboard, province-wide and per facility
+${GENERATE_USAGE}
 ${SECURITY_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
@@ -29,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'report') return reportCommand(rest, USAGE);
   if (command === 'client') return clientCommand(rest, USAGE);
   if (command === 'audit') return auditCommand(rest, USAGE);
+  if (command === 'generate') return generateCommand(rest, USAGE);
   console.error(command ? `unknown command "${command}"\n${USAGE}` : USAGE);
   return 2;
 }
