@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../gateway/config.js';
 import { createGateway } from '../gateway/server.js';
-import type { Coverage } from '@medplum/fhirtypes';
-import { SID } from '../gateway/fhir/vn.js';
-import { outpatientEpisode } from '../test/support/episodes.js';
+import { EpisodeGenerator } from '../gateway/tools/generate/episodes.js';
+import { percentile } from './report.js';
 
 /**
- * `$summary` latency as a patient's book grows: one patient receives the outpatient example again
- * and again (a new MA_LK each time), and at 25, 50, 100 and 200 episodes the book is read 200 times
+ * `$summary` latency as a patient's book grows: one patient receives generated outpatient visits
+ * (the same person, a new episode each time), and at each size (1, 10, 100, 200 and 1,000 episodes
+ * in the full run) the book is read `reads` times
  * over HTTP (keep-alive, one client), by a client that accepts gzip and by one that does not, and
  * once after each of a few writes (the first read of a new version renders the book).
  */
@@ -29,10 +29,10 @@ export interface BookResult {
 
 const percentiles = (times: number[]) => {
   const sorted = [...times].sort((a, b) => a - b);
-  return { p50Ms: sorted[Math.floor(sorted.length * 0.5)], p99Ms: sorted[Math.ceil(sorted.length * 0.99) - 1] };
+  return { p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
 };
 
-export async function healthBookBench(sizes = [25, 50, 100, 200], reads = 200): Promise<{ store: string; results: BookResult[]; ingestMsPerEpisode: number }> {
+export async function healthBookBench(sizes = [1, 10, 100, 200, 1000], reads = 200): Promise<{ store: string; results: BookResult[]; ingestMsPerEpisode: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gw-book-bench-'));
   const config = loadConfig({ GATEWAY_DATA_DIR: dataDir, DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '', LOG_LEVEL: 'warn' });
   const gw = await createGateway(config, pino({ level: 'warn' }), { worker: null });
@@ -57,6 +57,8 @@ export async function healthBookBench(sizes = [25, 50, 100, 200], reads = 200): 
     });
   try {
     const results: BookResult[] = [];
+    const generator = new EpisodeGenerator({ seed: 2026, facilities: 5 });
+    const episode = (n: number) => JSON.stringify(generator.episode({ kind: 'outpatient', index: n, patient: 1 }));
     let patientId = '';
     let posted = 0;
     let ingestMs = 0;
@@ -67,7 +69,7 @@ export async function healthBookBench(sizes = [25, 50, 100, 200], reads = 200): 
         const r = await call('POST', '/fhir', text);
         ingestMs += performance.now() - t0;
         if (r.status !== 200) throw new Error(`episode ${posted}: ${r.status} ${r.text.slice(0, 300)}`);
-        patientId ||= (JSON.parse(r.text) as { entry: { response: { location: string } }[] }).entry[5].response.location.split('/')[1];
+        patientId ||= (JSON.parse(r.text) as { entry: { response: { location: string } }[] }).entry.map((e) => e.response.location).find((l) => l.startsWith('Patient/'))!.split('/')[1];
       }
       // Cold: each read follows a write that changed the book (a new version, not yet rendered).
       const cold: number[] = [];
@@ -106,15 +108,6 @@ export async function healthBookBench(sizes = [25, 50, 100, 200], reads = 200): 
     await gw.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
-}
-
-/** The outpatient example again for the same patient: a new MA_LK, the same card (found, not created again). */
-function episode(n: number): string {
-  const bundle = outpatientEpisode(1);
-  for (const e of bundle.entry!) {
-    if (e.resource?.resourceType === 'Coverage') e.request!.ifNoneExist = `identifier=${SID.bhyt}|${(e.resource as Coverage).identifier![0].value}`;
-  }
-  return JSON.stringify(bundle).replace(/10085-20250310-\d+/g, `10085-20250310-${String(n).padStart(6, '0')}`);
 }
 
 function allergy(patientId: string, n: number) {

@@ -3,72 +3,116 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { PROFILES_DIR, PROJECT_ROOT } from '../gateway/paths.js';
-import { outpatientText } from '../test/support/episodes.js';
-import { adminQuery } from './postgres-admin.js';
+import { PROJECT_ROOT } from '../gateway/paths.js';
+import { percentile } from './report.js';
 
 /**
- * Ingest throughput: the outpatient example bundle (24 resources, validated, stored in one
- * transaction) posted by 8 connections to a gateway running in its own process, each bundle for a
- * new patient and episode. Against PostgreSQL when BENCH_DATABASE_URL names a server (a scratch
- * database is created and dropped), else embedded PGlite.
+ * Ingest over HTTP: transaction bundles posted on loopback by autocannon to a gateway running in
+ * its own process (as in production: validation, durable write, outbox and health-book upkeep in
+ * the write's transaction), on PostgreSQL or embedded PGlite. Every bundle is a new episode; its
+ * text comes from the caller (the generator), so the client spends nothing making it.
  */
-export interface IngestResult {
-  store: string;
-  resourcesPerBundle: number;
+export interface IngestRun {
   bundlesPerSecond: number;
+  resourcesPerSecond: number;
   p50Ms: number;
+  p95Ms: number;
   p99Ms: number;
   failures: number;
+  /** Requests per second offered (a fixed rate), or 0 for as fast as the gateway answers. */
+  offered: number;
 }
 
-const example = readFileSync(join(PROFILES_DIR, 'examples', 'outpatient-visit.json'), 'utf8');
-const bundleFor = (n: number) => outpatientText(n);
+export interface IngestResult {
+  store: 'postgres' | 'pglite';
+  connections: number;
+  max: IngestRun;
+  /** At half the throughput of `max`: the latency a client sees when the gateway is not saturated. */
+  half: IngestRun;
+  /** VmHWM of the gateway process at the end. */
+  peakRssMb: number;
+}
 
-export async function ingestBench(seconds = 10, connections = 8): Promise<IngestResult> {
-  const serverUrl = process.env.BENCH_DATABASE_URL;
-  const dbName = `gw_bench_${process.pid}`;
+/** A gateway in a child process on a scratch store; `stop()` removes the store. */
+export interface SpawnedGateway {
+  base: string;
+  child: ChildProcess;
+  peakRssMb(): number;
+  stop(): Promise<void>;
+}
+
+export async function spawnGateway(databaseUrl: string | undefined, poolSize: number, port: number): Promise<SpawnedGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gw-bench-'));
-  let databaseUrl: string | undefined;
-  if (serverUrl) {
-    await adminQuery(serverUrl, `CREATE DATABASE ${dbName}`);
-    const url = new URL(serverUrl);
-    url.pathname = `/${dbName}`;
-    databaseUrl = url.toString();
-  }
-  const port = 18_000 + (process.pid % 1000);
-  const gateway = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'gateway/main.ts')], {
-    env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn', GATEWAY_DATA_DIR: dataDir, DATABASE_URL: databaseUrl ?? '', DB_POOL_SIZE: String(connections) },
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'gateway/main.ts')], {
+    env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn', GATEWAY_DATA_DIR: dataDir, DATABASE_URL: databaseUrl ?? '', DB_POOL_SIZE: String(poolSize) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  try {
-    const base = `http://127.0.0.1:${port}/fhir`;
-    await waitReady(`http://127.0.0.1:${port}/readyz`, gateway);
-    let n = 0;
-    // Warm-up: the first bundle creates the facility and practitioners the others find by identifier.
-    await post(base, bundleFor(n++));
-    const result = await autocannon({
+  await waitReady(`http://127.0.0.1:${port}/readyz`, child);
+  return {
+    base: `http://127.0.0.1:${port}/fhir`,
+    child,
+    peakRssMb: () => {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function ingestBench(
+  gateway: SpawnedGateway,
+  store: IngestResult['store'],
+  bundles: () => string,
+  options: { seconds: number; connections: number; resourcesPerBundle: number },
+): Promise<IngestResult> {
+  // Warm-up: the first bundles create facilities and staff that later ones find by identifier.
+  for (let i = 0; i < 20; i++) await post(gateway.base, bundles());
+  await load(gateway.base, bundles, { ...options, seconds: Math.min(2, options.seconds) });
+  const max = await load(gateway.base, bundles, options);
+  const half = await load(gateway.base, bundles, { ...options, rate: Math.max(1, Math.floor(max.bundlesPerSecond / 2)) });
+  return { store, connections: options.connections, max, half, peakRssMb: gateway.peakRssMb() };
+}
+
+async function load(base: string, bundles: () => string, o: { seconds: number; connections: number; resourcesPerBundle: number; rate?: number }): Promise<IngestRun> {
+  const latencies: number[] = [];
+  let failures = 0;
+  let finished!: (r: autocannon.Result) => void;
+  let failed!: (e: Error) => void;
+  const done = new Promise<autocannon.Result>((resolve, reject) => ((finished = resolve), (failed = reject)));
+  const instance = autocannon(
+    {
       url: base,
       method: 'POST',
-      connections,
-      duration: seconds,
+      connections: o.connections,
+      duration: o.seconds,
+      ...(o.rate ? { overallRate: o.rate } : {}),
       headers: { 'content-type': 'application/fhir+json', prefer: 'return=minimal' },
-      requests: [{ setupRequest: (req) => ({ ...req, body: bundleFor(n++) }) }],
-    });
-    return {
-      store: serverUrl ? 'postgres' : 'pglite',
-      resourcesPerBundle: (JSON.parse(example) as { entry: unknown[] }).entry.length,
-      bundlesPerSecond: result.requests.average,
-      p50Ms: result.latency.p50,
-      p99Ms: result.latency.p99,
-      failures: result.non2xx + result.errors,
-    };
-  } finally {
-    gateway.kill('SIGTERM');
-    await new Promise((resolve) => gateway.once('exit', resolve));
-    rmSync(dataDir, { recursive: true, force: true });
-    if (serverUrl) await adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  }
+      requests: [{ setupRequest: (req) => ({ ...req, body: bundles() }) }],
+    },
+    (err, result) => (err ? failed(err) : finished(result)),
+  );
+  // autocannon's summary has no p95: keep every response time and rank them here.
+  instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+    latencies.push(ms);
+    if (status >= 300) failures++;
+  });
+  const result = await done;
+  failures += result.errors + result.timeouts;
+  latencies.sort((a, b) => a - b);
+  const bundlesPerSecond = latencies.length / o.seconds;
+  return {
+    bundlesPerSecond,
+    resourcesPerSecond: bundlesPerSecond * o.resourcesPerBundle,
+    p50Ms: percentile(latencies, 50),
+    p95Ms: percentile(latencies, 95),
+    p99Ms: percentile(latencies, 99),
+    failures,
+    offered: o.rate ?? 0,
+  };
 }
 
 async function waitReady(url: string, child: ChildProcess): Promise<void> {
@@ -84,7 +128,9 @@ async function waitReady(url: string, child: ChildProcess): Promise<void> {
   throw new Error('the gateway did not become ready in 30 s');
 }
 
-async function post(base: string, body: string): Promise<void> {
+export async function post(base: string, body: string): Promise<Record<string, unknown>> {
   const res = await fetch(base, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body });
-  if (!res.ok) throw new Error(`warm-up bundle: ${res.status} ${await res.text()}`);
+  const text = await res.text();
+  if (!res.ok) throw new Error(`bundle refused: ${res.status} ${text.slice(0, 500)}`);
+  return JSON.parse(text) as Record<string, unknown>;
 }

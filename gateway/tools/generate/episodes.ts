@@ -297,7 +297,8 @@ function openEpisode(b: BundleBuilder, rng: Random, person: Person, facility: Fa
   const org = b.add(organization(facility, staff[0]), `identifier=${SID.maCskcb}|${facility.code}`);
   b.entry.splice(orgEntry, 0, b.entry.pop()!);
   const patient = b.add(patientResource(person), `identifier=${SID.cccd}|${person.cccd}`);
-  b.add(coverage(person, patient));
+  // A returning patient's card is found, not stored again: hospital systems send it conditionally.
+  b.add(coverage(person, patient), `identifier=${SID.bhyt}|${person.card}`);
   const encounterAt = b.entry.length;
   // The encounter is written once its conditions and dates are known; its fullUrl is reserved now.
   const encounter = { reference: `urn:uuid:${uuid(rng)}` };
