@@ -56,10 +56,29 @@ export interface WriteContext {
 export interface WriteHook {
   /** Whether it may act on this request; such writes always run in an explicit transaction. */
   wants(req: WriteRequest): boolean;
-  /** Issues to return with the written resources, by `Type/id` (warnings: the write itself went through). */
-  afterWrite(written: readonly VersionWrite[], repo: Repository): Promise<Map<string, Issue[]>>;
+  /**
+   * Issues to return with the written resources, by `Type/id` (warnings: the write itself went
+   * through). `unit` is shared by the unit's hooks: what one of them derives from the written state
+   * (an episode gathered from the store) the next reuses instead of reading it again.
+   */
+  afterWrite(written: readonly VersionWrite[], repo: Repository, unit: UnitMemo): Promise<Map<string, Issue[]>>;
   /** Optional: every request of the unit with its outcome, once decided, still inside the transaction (the audit trail of the writes). */
   recorded?(requests: readonly WriteRequest[], outcomes: readonly WriteOutcome[], repo: Repository): Promise<void>;
+}
+
+/**
+ * Values derived once per write unit, after its writes, for all its hooks: what the store held
+ * after the unit's own writes. Hooks write Tasks, dossiers and the book's Compositions, which no
+ * claim file or book part reads, so an episode gathered by one hook is still right for the next.
+ */
+export class UnitMemo {
+  private readonly values = new Map<string, Promise<unknown>>();
+
+  get<T>(key: string, make: () => Promise<T>): Promise<T> {
+    let value = this.values.get(key) as Promise<T> | undefined;
+    if (!value) this.values.set(key, (value = make()));
+    return value;
+  }
 }
 
 /**
@@ -120,9 +139,10 @@ export async function processWrites(requests: WriteRequest[], ctx: WriteContext)
   await checkPersonIdentifiers(writes, ctx);
   await ctx.repo.write(writes.map((w) => w.write));
   const hookIssues = new Map<string, Issue[]>();
+  const unit = new UnitMemo();
   for (const hook of ctx.hooks ?? []) {
     if (!requests.some((r) => hook.wants(r))) continue;
-    for (const [key, issues] of await hook.afterWrite(writes.map((w) => w.write), ctx.repo)) hookIssues.set(key, [...(hookIssues.get(key) ?? []), ...issues]);
+    for (const [key, issues] of await hook.afterWrite(writes.map((w) => w.write), ctx.repo, unit)) hookIssues.set(key, [...(hookIssues.get(key) ?? []), ...issues]);
   }
 
   const written = new Map<string, VersionWrite>();

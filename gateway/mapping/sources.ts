@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { mapReferences } from '../bundle/references.js';
+import { UnitMemo } from '../bundle/transaction.js';
 import { parseReference } from '../fhir/references.js';
 import { ID_PATTERN } from '../fhir/resource-types.js';
 import type { Repository } from '../store/repository.js';
 import { keys, referencesOf } from '../store/search/index-keys.js';
 import { searchParams } from '../store/search/params.js';
 import type { SearchRequest } from '../store/search/query.js';
-import type { ReferringQuery, ResourceSource } from './episode.js';
+import { gatherEpisode, type Episode, type ReferringQuery, type ResourceSource } from './episode.js';
 
 /** More lines than any real episode has; a guard, not a page size. */
 const MAX_PER_TYPE = 50_000;
@@ -22,6 +23,10 @@ export function storeSource(repo: Repository): ResourceSource {
     },
   };
 }
+
+/** The episode of an Encounter as the store holds it now, gathered once per write unit. */
+export const unitEpisode = (repo: Repository, encounterId: string, unit = new UnitMemo()): Promise<Episode | undefined> =>
+  unit.get(`episode:${encounterId}`, () => gatherEpisode(storeSource(repo), encounterId));
 
 function referringSearch(q: ReferringQuery): SearchRequest {
   return {

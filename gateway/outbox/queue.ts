@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Encounter, Resource } from '@medplum/fhirtypes';
-import type { WriteHook } from '../bundle/transaction.js';
+import { UnitMemo, type WriteHook } from '../bundle/transaction.js';
 import type { Issue } from '../fhir/outcome.js';
 import { parseReference } from '../fhir/references.js';
 import { SID } from '../fhir/vn.js';
-import { gatherEpisode, type Episode } from '../mapping/episode.js';
-import { storeSource } from '../mapping/sources.js';
+import type { Episode } from '../mapping/episode.js';
+import { unitEpisode } from '../mapping/sources.js';
 import { buildClaimFile, type ClaimFile } from '../outputs/xml/claim-file.js';
 import type { XmlStandard } from '../outputs/xml/table-definition.js';
 import type { Repository } from '../store/repository.js';
@@ -44,11 +44,11 @@ export function submissionHook(options: QueueOptions): WriteHook {
       const type = req.resource?.resourceType ?? req.url.split(/[/?]/)[0];
       return type === 'Encounter' || type === 'ChargeItem' || type === 'Organization';
     },
-    async afterWrite(written, repo) {
+    async afterWrite(written, repo, unit) {
       const out = new Map<string, Issue[]>();
       const live = written.filter((w) => !w.deleted).map((w) => w.resource as Resource);
       for (const encounter of live.filter((r): r is Encounter & { id: string } => r.resourceType === 'Encounter' && r.status === 'finished')) {
-        const { issues } = await queueClaim(repo, encounter.id, options);
+        const { issues } = await queueClaim(repo, encounter.id, options, unit);
         if (issues.length > 0) out.set(`Encounter/${encounter.id}`, issues);
       }
       const costed = new Set<string>();
@@ -56,22 +56,26 @@ export function submissionHook(options: QueueOptions): WriteHook {
         const ref = r.resourceType === 'ChargeItem' && r.context?.reference ? parseReference(r.context.reference) : undefined;
         if (ref?.type === 'Encounter') costed.add(ref.id);
       }
-      for (const encounterId of costed) await queueCheckin(repo, encounterId, options);
+      for (const encounterId of costed) await queueCheckin(repo, encounterId, options, unit);
       // A facility that received its code: what it kept while it had none can go now.
       for (const org of live.filter((r) => r.resourceType === 'Organization' && r.identifier?.some((i) => i.system === SID.maCskcb && i.value))) {
-        await releaseProvisional(repo, org.id!, options);
+        await releaseProvisional(repo, org.id!, options, unit);
       }
       return out;
     },
   };
 }
 
+/** The claim file of that episode, built once per write unit (its XML0 is the check-in file). */
+const unitClaim = (episode: Episode, options: QueueOptions, now: Date, unit: UnitMemo): Promise<ClaimFile> =>
+  unit.get(`claim:${episode.encounter.id}:${options.standard}`, async () => buildClaimFile(episode, { standard: options.standard, now }));
+
 /** The episode's claim file, queued as a new version if its content changed. */
-export async function queueClaim(repo: Repository, encounterId: string, options: QueueOptions): Promise<Queued> {
+export async function queueClaim(repo: Repository, encounterId: string, options: QueueOptions, unit = new UnitMemo()): Promise<Queued> {
   const now = (options.clock ?? (() => new Date()))();
-  const episode = await gatherEpisode(storeSource(repo), encounterId);
+  const episode = await unitEpisode(repo, encounterId, unit);
   if (!episode) return { issues: [] };
-  const claim = buildClaimFile(episode, { standard: options.standard, now });
+  const claim = await unitClaim(episode, options, now, unit);
   const contentHash = hashTables(claim, (t) => t.included && t.definition.inEnvelope);
   const errors = claim.issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   // Without a facility code (MA_CSKCB missing is then an error too) the file waits for the code.
@@ -87,25 +91,25 @@ export async function queueClaim(repo: Repository, encounterId: string, options:
  * The episode's files that were kept because its facility had no code, built again now that it has
  * one (a new version: MACSKCB and MA_CSKCB are in them).
  */
-async function releaseProvisional(repo: Repository, organizationId: string, options: QueueOptions): Promise<void> {
+async function releaseProvisional(repo: Repository, organizationId: string, options: QueueOptions, unit: UnitMemo): Promise<void> {
   const { rows } = await repo.queryable.query<{ encounter_id: string; kind: DossierKind }>(
     `SELECT DISTINCT d.encounter_id, d.kind FROM dossiers d
       WHERE d.organization_id = $1 AND d.facility = '' AND d.status = 'held'
         AND NOT EXISTS (SELECT 1 FROM dossiers n WHERE n.encounter_id = d.encounter_id AND n.kind = d.kind AND n.version > d.version)`,
     [organizationId],
   );
-  for (const r of rows) await (r.kind === 'claim' ? queueClaim(repo, r.encounter_id, options) : queueCheckin(repo, r.encounter_id, options));
+  for (const r of rows) await (r.kind === 'claim' ? queueClaim(repo, r.encounter_id, options, unit) : queueCheckin(repo, r.encounter_id, options, unit));
 }
 
 /** The episode's check-in file, once, when it has a first cost (again only if it was kept for want of a facility code). */
-export async function queueCheckin(repo: Repository, encounterId: string, options: QueueOptions): Promise<Queued> {
+export async function queueCheckin(repo: Repository, encounterId: string, options: QueueOptions, unit = new UnitMemo()): Promise<Queued> {
   const now = (options.clock ?? (() => new Date()))();
   const table = new DossierTable(repo.queryable);
   const earlier = await table.latest(encounterId, 'checkin');
   if (earlier && earlier.facility !== '') return { issues: [] };
-  const episode = await gatherEpisode(storeSource(repo), encounterId);
+  const episode = await unitEpisode(repo, encounterId, unit);
   if (!episode || isEmergency(episode)) return { issues: [] };
-  const claim = buildClaimFile(episode, { standard: options.standard, now });
+  const claim = await unitClaim(episode, options, now, unit);
   if (!claim.checkin) return { issues: [] };
   const xml0 = claim.tables.find((t) => t.definition.table === 'XML0')!;
   const own = claim.issues.filter((i) => i.location?.[0]?.startsWith(xml0.definition.root));

@@ -159,6 +159,18 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
     name: 'security: clients, token keys, chained audit log',
     sql: SECURITY_SCHEMA,
   },
+  {
+    version: 6,
+    name: 'GIN indexes without a pending list',
+    // With fastupdate on, new keys wait in a pending list that every probe scans linearly until a
+    // vacuum merges it: under steady ingest, an episode's 13 member searches took ~4 ms instead of
+    // ~1.6 ms. Searches by reference run on every write (episodes, the book's dependencies), so
+    // the index pays at insert time instead.
+    sql: `
+      ALTER INDEX resources_tokens SET (fastupdate = off);
+      ALTER INDEX health_book_depends SET (fastupdate = off);
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 7_431_022_001;

@@ -1,10 +1,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Composition, Resource } from '@medplum/fhirtypes';
-import type { WriteHook } from '../../bundle/transaction.js';
+import { UnitMemo, type WriteHook } from '../../bundle/transaction.js';
 import { mapReferences } from '../../bundle/references.js';
 import { parseReference } from '../../fhir/references.js';
-import { episodeRules, gatherEpisode, type EpisodeRules } from '../../mapping/episode.js';
-import { storeSource } from '../../mapping/sources.js';
+import { episodeRules, type EpisodeRules } from '../../mapping/episode.js';
+import { storeSource, unitEpisode } from '../../mapping/sources.js';
 import { putOwned } from '../../outbox/task.js';
 import type { Repository } from '../../store/repository.js';
 import { healthBook, type CompiledBook } from './definition.js';
@@ -38,12 +38,12 @@ export function healthBookHook(given?: CompiledBook, givenRules?: EpisodeRules):
   };
   return {
     wants: (req) => current().types.has(req.resource?.resourceType ?? req.url.split(/[/?]/)[0]),
-    async afterWrite(written, repo) {
+    async afterWrite(written, repo, unit) {
       const { book, types } = current();
       const keys = written.map((w) => `${w.resource.resourceType}/${w.resource.id}`);
       const live = written.filter((w) => !w.deleted && types.has(w.resource.resourceType)).map((w) => w.resource as Resource);
       const affected = new Set([...(await new BookParts(repo.queryable).dependingOn(keys)), ...live.flatMap((r) => joins(book, r))]);
-      if (affected.size > 0) await reproject(repo, book, [...affected]);
+      if (affected.size > 0) await reproject(repo, book, [...affected], unit);
       return new Map();
     },
   };
@@ -68,7 +68,7 @@ export function joins(book: CompiledBook, resource: Resource): string[] {
  * Projects these parts again and stores what changed: the part, its episode's Composition, and the
  * book's own Composition when the patient's sections or the list of episodes changed.
  */
-export async function reproject(repo: Repository, book: CompiledBook, keys: string[]): Promise<void> {
+export async function reproject(repo: Repository, book: CompiledBook, keys: string[], unit = new UnitMemo()): Promise<void> {
   await repo.lockConditions(keys.map((k) => `book:${k}`));
   const parts = new BookParts(repo.queryable);
   const before = await parts.get(keys);
@@ -78,7 +78,7 @@ export async function reproject(repo: Repository, book: CompiledBook, keys: stri
   const gone: string[] = [];
   for (const key of [...keys].sort()) {
     const old = before.get(key);
-    const next = await projectPart(repo, book, key);
+    const next = await projectPart(repo, book, key, unit);
     if (next && old && isDeepStrictEqual(next, old)) continue;
     for (const p of [old, next]) if (p) changed.add(p.patientId);
     if (key.startsWith('patient/')) {
@@ -126,10 +126,10 @@ async function storeCompositions(repo: Repository, next: Composition[], gone: st
 }
 
 /** A part as its sources make it now; undefined when its Patient or Encounter is gone. */
-export async function projectPart(repo: Repository, book: CompiledBook, key: string): Promise<BookPart | undefined> {
+export async function projectPart(repo: Repository, book: CompiledBook, key: string, unit = new UnitMemo()): Promise<BookPart | undefined> {
   const [kind, id] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
   if (kind === 'episode') {
-    const episode = await gatherEpisode(storeSource(repo), id);
+    const episode = await unitEpisode(repo, id, unit);
     return episode ? projectEpisode(book, episode) : undefined;
   }
   const patient = await repo.read('Patient', id);
