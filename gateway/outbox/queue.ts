@@ -104,8 +104,7 @@ async function releaseProvisional(repo: Repository, organizationId: string, opti
 /** The episode's check-in file, once, when it has a first cost (again only if it was kept for want of a facility code). */
 export async function queueCheckin(repo: Repository, encounterId: string, options: QueueOptions, unit = new UnitMemo()): Promise<Queued> {
   const now = (options.clock ?? (() => new Date()))();
-  const table = new DossierTable(repo.queryable);
-  const earlier = await table.latest(encounterId, 'checkin');
+  const earlier = await new DossierTable(repo.queryable).latest(encounterId, 'checkin');
   if (earlier && earlier.facility !== '') return { issues: [] };
   const episode = await unitEpisode(repo, encounterId, unit);
   if (!episode || isEmergency(episode)) return { issues: [] };
@@ -114,15 +113,17 @@ export async function queueCheckin(repo: Repository, encounterId: string, option
   const xml0 = claim.tables.find((t) => t.definition.table === 'XML0')!;
   const own = claim.issues.filter((i) => i.location?.[0]?.startsWith(xml0.definition.root));
   const status: DossierStatus = !claim.facility ? 'held' : own.some((i) => i.severity === 'error') ? 'invalid' : 'queued';
-  const dossier = await store(repo, episode, { ...claim, issues: own }, 'checkin', claim.checkin, hashTables(claim, (t) => t === xml0), status, now, options.standard);
+  const dossier = await store(repo, episode, { ...claim, issues: own }, 'checkin', claim.checkin, hashTables(claim, (t) => t === xml0), status, now, options.standard, earlier ?? null);
   return { dossier, issues: own };
 }
 
 async function store(
   repo: Repository, episode: Episode, claim: ClaimFile, kind: DossierKind, document: string, contentHash: string, status: DossierStatus, now: Date, standard: string,
+  /** The latest version when the caller has just read it (null: there is none). */
+  known?: Dossier | null,
 ): Promise<Dossier | undefined> {
   const table = new DossierTable(repo.queryable);
-  const latest = await table.latest(episode.encounter.id!, kind);
+  const latest = known === undefined ? await table.latest(episode.encounter.id!, kind) : (known ?? undefined);
   if (latest && latest.contentHash === contentHash && latest.status !== 'superseded') return undefined;
   const dossier = await table.insert({
     id: randomUUID(),

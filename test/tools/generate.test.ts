@@ -42,7 +42,7 @@ describe('the episode generator', () => {
       const generator = new EpisodeGenerator({ seed });
       for (const index of [0, 31, 4_242]) {
         const bundle = generator.episode({ kind, index, entries });
-        const issues = resources(bundle).flatMap((r) => validator.validate(r).map((i) => `${r.resourceType} ${i.expression?.[0]}: ${i.diagnostics ?? i.details?.text}`));
+        const issues = resources(bundle).flatMap((r) => validator.validate(r).map((i) => `${r.resourceType} ${i.expression?.[0]}: ${JSON.stringify(i.message)}`));
         expect(issues, `seed ${seed} episode ${index}`).toEqual([]);
         const claim = await claimOf(bundle);
         expect(claim.issues.map((i) => `${i.severity} ${i.expression?.[0]}`), `seed ${seed} episode ${index}`).toEqual([]);
