@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Agent, request } from 'node:http';
 import autocannon from 'autocannon';
 import { PROJECT_ROOT } from '../gateway/paths.js';
 import { percentile } from './report.js';
@@ -79,7 +80,7 @@ export async function ingestBench(
   for (let i = 0; i < 10; i++) await post(gateway.base, bundles());
   await load(gateway.base, bundles, { ...options, seconds: options.warmUpSeconds });
   const max = await load(gateway.base, bundles, options);
-  const half = await load(gateway.base, bundles, { ...options, rate: Math.max(1, Math.floor(max.bundlesPerSecond / 2)) });
+  const half = await paced(gateway.base, bundles, { ...options, rate: Math.max(1, max.bundlesPerSecond / 2) });
   return { store, connections: options.connections, max, half, peakRssMb: gateway.peakRssMb() };
 }
 
@@ -118,6 +119,56 @@ async function load(base: string, bundles: () => string, o: { seconds: number; c
     p99Ms: percentile(latencies, 99),
     failures,
     offered: o.rate ?? 0,
+  };
+}
+
+/**
+ * Open-loop load at a fixed rate: a request every 1/rate seconds whether or not the earlier ones
+ * were answered, as independent hospital systems send them. (autocannon's rate limit paces each
+ * connection on its own timer: its connections fire together, in bursts that measure queueing.)
+ */
+async function paced(base: string, bundles: () => string, o: { seconds: number; resourcesPerBundle: number; rate: number }): Promise<IngestRun> {
+  const agent = new Agent({ keepAlive: true });
+  const url = new URL(base);
+  const latencies: number[] = [];
+  let failures = 0;
+  const send = (body: string) =>
+    new Promise<void>((resolve) => {
+      const start = performance.now();
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { 'content-type': 'application/fhir+json', prefer: 'return=minimal' } }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          latencies.push(performance.now() - start);
+          if ((res.statusCode ?? 0) >= 300) failures++;
+          resolve();
+        });
+      });
+      req.on('error', () => {
+        failures++;
+        resolve();
+      });
+      req.end(body);
+    });
+  const pending: Promise<void>[] = [];
+  const start = performance.now();
+  const count = Math.round(o.rate * o.seconds);
+  for (let i = 0; i < count; i++) {
+    const due = start + (i * 1000) / o.rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    pending.push(send(bundles()));
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return {
+    bundlesPerSecond: latencies.length / o.seconds,
+    resourcesPerSecond: (latencies.length / o.seconds) * o.resourcesPerBundle,
+    p50Ms: percentile(latencies, 50),
+    p95Ms: percentile(latencies, 95),
+    p99Ms: percentile(latencies, 99),
+    failures,
+    offered: o.rate,
   };
 }
 

@@ -123,9 +123,9 @@ function buildTable(
   const typed: TypedRow[] = [];
   const sourced = mapping.view.runWithSource(episode.resources, variables);
   sourced.forEach(({ row, resource }, index) => {
-    const where = rowLocation(definition, index, sourced.length);
     const report = (field: string | undefined, severity: Issue['severity'], code: Issue['code'], message: Text) => {
       const path = field ? mapping.sources.get(field) : undefined;
+      const where = rowLocation(definition, index, sourced.length);
       issues.push({
         severity,
         code,
@@ -141,11 +141,13 @@ function buildTable(
       for (const p of completed.problems) report(p.field, p.severity, 'value', p.message);
     }
     if (numbered && (values.STT === null || values.STT === undefined)) values = { ...values, STT: index + 1 };
-    const texts = definition.fields.map((f) => {
-      const formatted = formatField(values[f.name], f);
-      for (const p of formatted.problems) report(f.name, p.severity, 'value', p.message);
-      return formatted.text;
-    });
+    const fields = definition.fields;
+    const texts = new Array<string>(fields.length);
+    for (let i = 0; i < fields.length; i++) {
+      const formatted = formatField(values[fields[i].name], fields[i]);
+      for (const p of formatted.problems) report(fields[i].name, p.severity, 'value', p.message);
+      texts[i] = formatted.text;
+    }
     const typedValues = typedRow(definition, texts);
     for (const p of check(texts, typedValues)) report(p.field, p.severity, p.code, p.message);
     rows.push(texts);

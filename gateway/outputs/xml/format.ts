@@ -20,8 +20,13 @@ export interface FormatProblem {
   message: Text;
 }
 
+/** Most fields of a claim are empty or hold one value: those take no intermediate arrays. */
+const EMPTY: FormattedField = Object.freeze({ text: '', problems: Object.freeze([]) as unknown as FormatProblem[] });
+
 export function formatField(value: unknown, field: FieldDefinition): FormattedField {
+  if (value === null || value === undefined || value === '') return EMPTY;
   const problems: FormatProblem[] = [];
+  if (!Array.isArray(value)) return { text: formatOne(value, field, problems), problems };
   const values = (Array.isArray(value) ? value : [value]).filter((v) => v !== null && v !== undefined && v !== '');
   if (values.length > 1 && !field.multiple) {
     problems.push({

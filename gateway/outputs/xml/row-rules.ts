@@ -25,13 +25,17 @@ export interface RowProblem {
 export type RowCheck = (texts: readonly string[], row: TypedRow) => RowProblem[];
 
 /** Field texts (in field order) → the typed row FHIRPath rules and later tables see. */
+const NUMBER_TEXT = /^-?\d+(\.\d+)?$/;
+
 export function typedRow(def: TableDefinition, texts: readonly string[]): TypedRow {
   const row: TypedRow = {};
-  def.fields.forEach((f, i) => {
+  const fields = def.fields;
+  for (let i = 0; i < fields.length; i++) {
     const t = texts[i];
-    if (t === undefined || t === '') return;
-    row[f.name] = f.type === 'number' && !f.multiple && /^-?\d+(\.\d+)?$/.test(t) ? Number(t) : t;
-  });
+    if (t === undefined || t === '') continue;
+    const f = fields[i];
+    row[f.name] = f.type === 'number' && !f.multiple && NUMBER_TEXT.test(t) ? Number(t) : t;
+  }
   return row;
 }
 
