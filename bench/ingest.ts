@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'node:http';
 import autocannon from 'autocannon';
 import { PROJECT_ROOT } from '../gateway/paths.js';
+import { selfSignedCredentials } from '../gateway/signing/keys.js';
 import { percentile } from './report.js';
 
 /**
@@ -34,6 +35,10 @@ export interface IngestResult {
   peakRssMb: number;
 }
 
+/** One test certificate for every facility of the benchmark (each facility's folder gets a copy). */
+let shared: { keyPem: string; certificatePem: string } | undefined;
+const benchCredentials = () => (shared ??= selfSignedCredentials('Chứng thư THỬ NGHIỆM — benchmark'));
+
 /** A gateway in a child process on a scratch store; `stop()` removes the store. */
 export interface SpawnedGateway {
   base: string;
@@ -46,10 +51,21 @@ export interface SpawnedGateway {
  * The gateway as production runs it: the compiled dist/ (`npm run build`, as in the Dockerfile)
  * when it is there, else the TypeScript sources through tsx (which holds ~70 MB more).
  */
-export async function spawnGateway(databaseUrl: string | undefined, poolSize: number, port: number): Promise<SpawnedGateway> {
+export async function spawnGateway(databaseUrl: string | undefined, poolSize: number, port: number, facilities: string[] = []): Promise<SpawnedGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gw-bench-'));
+  // The facilities' development certificates, made here: a gateway makes one (an RSA key pair, a
+  // few hundred ms) the first time it signs for a facility, which would land in the measured seconds.
+  for (const facility of facilities) {
+    const folder = join(dataDir, 'dev-credentials', facility);
+    mkdirSync(folder, { recursive: true });
+    const { keyPem, certificatePem } = benchCredentials();
+    writeFileSync(join(folder, 'key.pem'), keyPem, { mode: 0o600 });
+    writeFileSync(join(folder, 'cert.pem'), certificatePem);
+  }
   const compiled = join(PROJECT_ROOT, 'dist', 'gateway', 'main.js');
-  const args = existsSync(compiled) ? [compiled] : ['--import', 'tsx', join(PROJECT_ROOT, 'gateway/main.ts')];
+  // BENCH_CPU_PROFILE=<folder>: the gateway writes a V8 CPU profile there when it stops.
+  const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [];
+  const args = [...profile, ...(existsSync(compiled) ? [compiled] : ['--import', 'tsx', join(PROJECT_ROOT, 'gateway/main.ts')])];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn', GATEWAY_DATA_DIR: dataDir, DATABASE_URL: databaseUrl ?? '', DB_POOL_SIZE: String(poolSize) },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -98,7 +98,7 @@ for (const store of ['postgres', 'pglite'] as const) {
 
   step(`ingest on ${store}`);
   const db = store === 'postgres' ? await scratchDatabase(serverUrl!, 'gw_bench_ingest') : undefined;
-  const gateway = await spawnGateway(db?.url, CONNECTIONS, 18_000 + (process.pid % 1000));
+  const gateway = await spawnGateway(db?.url, CONNECTIONS, 18_000 + (process.pid % 1000), generator.facilityCodes());
   try {
     const r = await ingestBench(gateway, store, feed(), { seconds: quick ? 2 : 10, warmUpSeconds: quick ? 1 : 3, connections: CONNECTIONS, resourcesPerBundle });
     ingests[store] = r;

@@ -506,7 +506,7 @@ async function decideVersions(order: Planned[], ctx: WriteContext): Promise<Deci
 
     switch (p.req.method) {
       case 'POST':
-        writes.push(decided(p, 201, withMeta(p.body!, id, 1, now), p.index));
+        writes.push(decided(p, 201, withMeta(p.body!, id, 1, now), p.index, true));
         break;
       case 'PUT': {
         if (live && sameContent(live.resource, p.body!)) {
@@ -539,9 +539,9 @@ async function decideVersions(order: Planned[], ctx: WriteContext): Promise<Deci
   return writes;
 }
 
-function decided(p: Planned, status: number, resource: Resource & { id: string }, index?: ResourceIndex): DecidedWrite {
+function decided(p: Planned, status: number, resource: Resource & { id: string }, index?: ResourceIndex, freshId = false): DecidedWrite {
   const versionId = Number(resource.meta!.versionId);
-  return { planned: p, status, write: { resource, versionId, lastUpdated: resource.meta!.lastUpdated!, deleted: false, index } };
+  return { planned: p, status, write: { resource, versionId, lastUpdated: resource.meta!.lastUpdated!, deleted: false, index, ...(freshId ? { freshId } : {}) } };
 }
 
 /** The resource as stored: server-assigned id, versionId and lastUpdated, other meta kept. */

@@ -142,7 +142,8 @@ async function store(
     episodeEndedAt: episode.encounter.period?.end ? new Date(episode.encounter.period.end).toISOString() : undefined,
     createdAt: now.toISOString(),
   });
-  const superseded = await table.supersedeBefore(dossier.encounterId, kind, dossier.version);
+  // The first version of a file has nothing to supersede.
+  const superseded = latest ? await table.supersedeBefore(dossier.encounterId, kind, dossier.version) : [];
   const tasks = [dossier, ...(await Promise.all(superseded.map((id) => table.get(id))))].filter((d): d is Dossier => d !== undefined);
   await putOwned(repo, tasks.map((d) => dossierTask(d, now)), now);
   return dossier;

@@ -1,7 +1,7 @@
 import type { Binary, Resource, Task } from '@medplum/fhirtypes';
 import { CANONICAL, SID } from '../fhir/vn.js';
 import { operationOutcome } from '../fhir/outcome.js';
-import type { Repository } from '../store/repository.js';
+import type { Repository, StoredVersion } from '../store/repository.js';
 import type { Dossier, DossierStatus } from './dossiers.js';
 
 /**
@@ -81,9 +81,9 @@ export function signedBinary(d: Dossier): Binary {
  * Writes resources the gateway owns (Tasks, Binaries) as new versions, inside the caller's
  * transaction. No validation: their shape is the code's, not a client's.
  */
-export async function putOwned(repo: Repository, resources: Resource[], now: Date): Promise<void> {
-  const keys = resources.map((r) => ({ type: r.resourceType, id: r.id! }));
-  const current = await repo.current(keys, true);
+export async function putOwned(repo: Repository, resources: Resource[], now: Date, locked?: Map<string, StoredVersion>): Promise<void> {
+  // `locked`: the current versions, when the caller has just read them under lock.
+  const current = locked ?? (await repo.current(resources.map((r) => ({ type: r.resourceType, id: r.id! })), true));
   const lastUpdated = now.toISOString();
   await repo.write(
     resources.map((r) => {

@@ -20,6 +20,8 @@ export interface VersionWrite {
   deleted: boolean;
   /** Computed once by the caller when it already needed it (conditional matching); else here. */
   index?: ResourceIndex;
+  /** Created under an id the server has just assigned (POST): nothing stored can have read it yet. */
+  freshId?: boolean;
 }
 
 export interface ResourceKey {

@@ -40,7 +40,8 @@ export function healthBookHook(given?: CompiledBook, givenRules?: EpisodeRules):
     wants: (req) => current().types.has(req.resource?.resourceType ?? req.url.split(/[/?]/)[0]),
     async afterWrite(written, repo, unit) {
       const { book, types } = current();
-      const keys = written.map((w) => `${w.resource.resourceType}/${w.resource.id}`);
+      // A resource the server has just created under a new id cannot be in any part's dependencies.
+      const keys = written.filter((w) => !w.freshId).map((w) => `${w.resource.resourceType}/${w.resource.id}`);
       const live = written.filter((w) => !w.deleted && types.has(w.resource.resourceType)).map((w) => w.resource as Resource);
       const affected = new Set([...(await new BookParts(repo.queryable).dependingOn(keys)), ...live.flatMap((r) => joins(book, r))]);
       if (affected.size > 0) await reproject(repo, book, [...affected], unit);
@@ -76,9 +77,12 @@ export async function reproject(repo: Repository, book: CompiledBook, keys: stri
   const books = new Set<string>();
   const episodes: Composition[] = [];
   const gone: string[] = [];
+  // Each part as stored once this loop is done (read again below only if it was not projected here).
+  const now = new Map<string, BookPart | undefined>();
   for (const key of [...keys].sort()) {
     const old = before.get(key);
     const next = await projectPart(repo, book, key, unit);
+    now.set(key, next);
     if (next && old && isDeepStrictEqual(next, old)) continue;
     for (const p of [old, next]) if (p) changed.add(p.patientId);
     if (key.startsWith('patient/')) {
@@ -97,7 +101,8 @@ export async function reproject(repo: Repository, book: CompiledBook, keys: stri
   await repo.lockConditions([...changed].map((p) => `book-patient:${p}`));
   const roots: Composition[] = [];
   for (const patientId of [...books].sort()) {
-    const own = (await parts.get([patientPartKey(patientId)])).get(patientPartKey(patientId));
+    const key = patientPartKey(patientId);
+    const own = now.has(key) ? now.get(key) : (await parts.get([key])).get(key);
     const lines = await parts.lines(patientId);
     if (own || lines.length > 0) roots.push(bookComposition(book, patientId, own, lines));
     else gone.push(bookCompositionId(patientId));
@@ -117,7 +122,7 @@ async function storeCompositions(repo: Repository, next: Composition[], gone: st
     const v = stored(c.id!);
     return !v || !isDeepStrictEqual(withoutMeta(v.resource as Composition), withoutMeta(c));
   });
-  if (changed.length) await putOwned(repo, changed, new Date());
+  if (changed.length) await putOwned(repo, changed, new Date(), current);
   const lastUpdated = new Date().toISOString();
   const deletes = gone.map(stored).filter((v) => v !== undefined);
   if (deletes.length) {

@@ -101,6 +101,11 @@ export class EpisodeGenerator {
       : inpatientStay(b, rng, request.index, person, facility, Math.max(10, request.entries ?? 150));
   }
 
+  /** The MA_CSKCB of every facility episodes are spread over (facility n of the seed). */
+  facilityCodes(): string[] {
+    return Array.from({ length: this.facilityCount }, (_, n) => this.facility(n).code);
+  }
+
   /** A generator for one purpose and index: independent of every other draw. */
   private random(purpose: string, index: number): Random {
     let h = this.seed ^ 0x9e3779b9;
