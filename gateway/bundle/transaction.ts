@@ -74,6 +74,9 @@ export interface WriteHook {
 export class UnitMemo {
   private readonly values = new Map<string, Promise<unknown>>();
 
+  /** `written`: the unit's own new versions (empty outside a write, e.g. an operation's). */
+  constructor(readonly written: readonly VersionWrite[] = []) {}
+
   get<T>(key: string, make: () => Promise<T>): Promise<T> {
     let value = this.values.get(key) as Promise<T> | undefined;
     if (!value) this.values.set(key, (value = make()));
@@ -139,7 +142,7 @@ export async function processWrites(requests: WriteRequest[], ctx: WriteContext)
   await checkPersonIdentifiers(writes, ctx);
   await ctx.repo.write(writes.map((w) => w.write));
   const hookIssues = new Map<string, Issue[]>();
-  const unit = new UnitMemo();
+  const unit = new UnitMemo(writes.map((w) => w.write));
   for (const hook of ctx.hooks ?? []) {
     if (!requests.some((r) => hook.wants(r))) continue;
     for (const [key, issues] of await hook.afterWrite(writes.map((w) => w.write), ctx.repo, unit)) hookIssues.set(key, [...(hookIssues.get(key) ?? []), ...issues]);

@@ -26,7 +26,53 @@ export function storeSource(repo: Repository): ResourceSource {
 
 /** The episode of an Encounter as the store holds it now, gathered once per write unit. */
 export const unitEpisode = (repo: Repository, encounterId: string, unit = new UnitMemo()): Promise<Episode | undefined> =>
-  unit.get(`episode:${encounterId}`, () => gatherEpisode(storeSource(repo), encounterId));
+  unit.get(`episode:${encounterId}`, () => gatherEpisode(unitSource(repo, unit), encounterId));
+
+/**
+ * The store as a write unit leaves it, without reading back what the unit itself wrote: its new
+ * versions are served from memory, and what refers to a resource the unit created under a fresh
+ * id can only be among the unit's own writes (no stored resource could name that id), so those
+ * searches need no round trip either. Everything else is read in the unit's transaction.
+ */
+export function unitSource(repo: Repository, unit: UnitMemo): ResourceSource {
+  const store = storeSource(repo);
+  if (unit.written.length === 0) return store;
+  const mine = new Map(unit.written.map((w) => [`${w.resource.resourceType}/${w.resource.id}`, w]));
+  const live = unit.written.filter((w) => !w.deleted);
+  const fresh = new Set(unit.written.filter((w) => w.freshId).map((w) => `${w.resource.resourceType}/${w.resource.id}`));
+  return {
+    async referring(queries) {
+      const out: Resource[][] = new Array(queries.length);
+      const stored: number[] = [];
+      queries.forEach((q, i) => {
+        const param = fresh.has(q.target) ? searchParams(q.type).get(q.param) : undefined;
+        const found = param ? live.filter((w) => w.resource.resourceType === q.type && referencesOf(param, w.resource).includes(q.target)) : [];
+        // In the store's order (last updated, then id: one instant for the unit, and fresh ids are
+        // UUIDs, which every collation orders alike); a client-named id goes to the store.
+        if (!param || found.some((w) => !w.freshId)) return void stored.push(i);
+        out[i] = found.map((w) => w.resource as Resource).sort((a, b) => (a.id! < b.id! ? -1 : a.id! > b.id! ? 1 : 0));
+      });
+      if (stored.length > 0) (await store.referring(stored.map((i) => queries[i]))).forEach((list, j) => (out[stored[j]] = list));
+      return out;
+    },
+    async read(references) {
+      const rest = references.filter((ref) => !mine.has(refKey(ref)));
+      const fromStore = new Map((rest.length > 0 ? await store.read(rest) : []).map((r) => [`${r.resourceType}/${r.id}`, r]));
+      return references
+        .map((ref) => {
+          const w = mine.get(refKey(ref));
+          return w ? (w.deleted ? undefined : (w.resource as Resource)) : fromStore.get(refKey(ref));
+        })
+        .filter((r): r is Resource => r !== undefined);
+    },
+  };
+}
+
+/** `Type/id` of a reference (relative or absolute), as the unit keys its writes. */
+function refKey(reference: string): string {
+  const ref = parseReference(reference);
+  return ref ? `${ref.type}/${ref.id}` : reference;
+}
 
 function referringSearch(q: ReferringQuery): SearchRequest {
   return {

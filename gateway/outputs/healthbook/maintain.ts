@@ -4,7 +4,7 @@ import { UnitMemo, type WriteHook } from '../../bundle/transaction.js';
 import { mapReferences } from '../../bundle/references.js';
 import { parseReference } from '../../fhir/references.js';
 import { episodeRules, type EpisodeRules } from '../../mapping/episode.js';
-import { storeSource, unitEpisode } from '../../mapping/sources.js';
+import { storeSource, unitEpisode, unitSource } from '../../mapping/sources.js';
 import { putOwned } from '../../outbox/task.js';
 import type { Repository } from '../../store/repository.js';
 import { healthBook, type CompiledBook } from './definition.js';
@@ -137,10 +137,11 @@ export async function projectPart(repo: Repository, book: CompiledBook, key: str
     const episode = await unitEpisode(repo, id, unit);
     return episode ? projectEpisode(book, episode) : undefined;
   }
-  const patient = await repo.read('Patient', id);
-  if (!patient || patient.deleted) return undefined;
-  const own = await storeSource(repo).referring(book.patientResources.map((p) => ({ ...p, target: `Patient/${id}` })));
-  return projectPatient(book, id, [patient.resource, ...own.flat()]);
+  const source = unitSource(repo, unit);
+  const [patient] = await source.read([`Patient/${id}`]);
+  if (!patient) return undefined;
+  const own = await source.referring(book.patientResources.map((p) => ({ ...p, target: `Patient/${id}` })));
+  return projectPatient(book, id, [patient, ...own.flat()]);
 }
 
 function withoutMeta(c: Composition): Omit<Composition, 'meta'> & { profile?: string[] } {
