@@ -10,6 +10,7 @@ import { fileCredentials } from '../../gateway/facilities/credentials.js';
 import { PortalClient } from '../../gateway/outbox/portal-client.js';
 import { SubmissionWorker } from '../../gateway/outbox/worker.js';
 import { selfSignedCredentials } from '../../gateway/signing/keys.js';
+import { EpisodeGenerator } from '../../gateway/tools/generate/episodes.js';
 import { outpatientEpisode } from '../support/episodes.js';
 import { FHIR_JSON, startGateway, type TestGateway } from '../support/gateway.js';
 import { STORES } from '../support/stores.js';
@@ -223,6 +224,20 @@ describe.each(STORES)('submission to the portal on $name', (store) => {
     expect((r.body as Task).focus?.reference).toBe(`Encounter/${encounterId}`);
     expect(await claimTasks(encounterId)).toHaveLength(1);
     expect((await gw.http.post('/fhir/Encounter/nope/$submit')).status).toBe(404);
+  });
+
+  it('queues the very files $xml130 builds from the store later (the write reads its own resources from memory)', async () => {
+    // A long stay: many lines, results and notes, whose row order the store would give by id.
+    const stay = new EpisodeGenerator({ seed: store.name === 'postgres' ? 98 : 99 }).episode({ kind: 'inpatient', index: 1 });
+    const encounterId = encounterOf(await post(stay)).response!.location!.split('/')[1];
+    const { rows } = await gw.db.query<{ kind: string; document: string }>('SELECT kind, document FROM dossiers WHERE encounter_id = $1 ORDER BY kind', [encounterId]);
+    expect(rows.map((r) => r.kind)).toEqual(['checkin', 'claim']);
+    const withoutDate = (xml: string) => xml.replace(/<NGAYLAP>[^<]*<\/NGAYLAP>/, '');
+    const claim = await gw.http.get(`/fhir/Encounter/${encounterId}/$xml130`).buffer(true);
+    expect(claim.status).toBe(200);
+    expect(withoutDate(rows[1].document)).toBe(withoutDate(claim.text));
+    const checkin = await gw.http.get(`/fhir/Encounter/${encounterId}/$xml130-checkin`).buffer(true);
+    expect(rows[0].document).toBe(checkin.text);
   });
 
   it('$verify-xml130 says whether a file is signed by a trusted certificate and untouched', async () => {
