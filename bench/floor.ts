@@ -1,6 +1,7 @@
 import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { drive } from './report.js';
 
 /**
  * The physical floor of ingest, measured in the same run on the same bundles: `JSON.parse` of the
@@ -63,22 +64,4 @@ export async function floorBench(texts: string[], options: { databaseUrl?: strin
     await pool.query('DROP TABLE IF EXISTS floor_resources').catch(() => {});
     await pool.end();
   }
-}
-
-/** `workers` loops calling `fn` for `seconds` (after a short warm-up): calls per second and mean ms per call. */
-export async function drive(workers: number, seconds: number, fn: (n: number) => Promise<unknown>): Promise<{ perSecond: number; msPerCall: number }> {
-  let n = 0;
-  const loop = async (until: number) => {
-    let calls = 0;
-    while (performance.now() < until) {
-      await fn(n++);
-      calls++;
-    }
-    return calls;
-  };
-  await Promise.all(Array.from({ length: workers }, () => loop(performance.now() + 300)));
-  const start = performance.now();
-  const calls = (await Promise.all(Array.from({ length: workers }, () => loop(start + seconds * 1000)))).reduce((a, b) => a + b, 0);
-  const elapsed = performance.now() - start;
-  return { perSecond: (calls / elapsed) * 1000, msPerCall: (elapsed * workers) / calls };
 }

@@ -1,4 +1,5 @@
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
+import { drive } from './report.js';
 
 /**
  * The peer: the same transaction bundles through `@medplum/fhir-router` 4.5.2 with its in-memory
@@ -16,14 +17,6 @@ export async function peerBench(texts: string[], seconds: number): Promise<{ bun
     const [outcome, response] = await router.handleRequest({ method: 'POST', url: '/', pathname: '', body: JSON.parse(texts[n++ % texts.length]), params: {}, query: {} }, repo);
     if (response?.resourceType !== 'Bundle') throw new Error(`medplum refused a bundle: ${JSON.stringify(outcome).slice(0, 300)}`);
   };
-  const warmUntil = performance.now() + 1000;
-  while (performance.now() < warmUntil) await once();
-  let bundles = 0;
-  const start = performance.now();
-  while (performance.now() - start < seconds * 1000) {
-    await once();
-    bundles++;
-  }
-  const ms = performance.now() - start;
-  return { bundlesPerSecond: (bundles / ms) * 1000, msPerBundle: ms / bundles };
+  const { perSecond, msPerCall } = await drive(1, seconds, once, 1000);
+  return { bundlesPerSecond: perSecond, msPerBundle: msPerCall };
 }

@@ -6,6 +6,7 @@ import { selfSignedCredentials } from '../gateway/signing/keys.js';
 import { keySigner } from '../gateway/signing/signer.js';
 import { signDocument } from '../gateway/signing/xmldsig.js';
 import { EpisodeGenerator, type EpisodeKind } from '../gateway/tools/generate/episodes.js';
+import { drive } from './report.js';
 
 /**
  * The outbox's work per episode, on one core: the claim file built from the gathered episode (every
@@ -43,16 +44,8 @@ export async function pipelineBench(seconds: number): Promise<PipelineResult[]> 
       if (claim.issues.some((i) => i.severity === 'error')) throw new Error(`a generated ${kind} episode has claim errors`);
       await signDocument(claim.envelope, signer);
     };
-    const warmUntil = performance.now() + 1000;
-    while (performance.now() < warmUntil) await once();
-    let files = 0;
-    const start = performance.now();
-    while (performance.now() - start < seconds * 1000) {
-      await once();
-      files++;
-    }
-    const ms = performance.now() - start;
-    out.push({ kind, filesPerSecond: (files / ms) * 1000, msPerFile: ms / files });
+    const { perSecond, msPerCall } = await drive(1, seconds, once, 1000);
+    out.push({ kind, filesPerSecond: perSecond, msPerFile: msPerCall });
   }
   return out;
 }

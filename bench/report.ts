@@ -88,3 +88,24 @@ export function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
+
+/**
+ * `workers` loops calling `fn` for `seconds`, after `warmUpMs` of the same (the JIT, the pools):
+ * calls per second and mean ms per call.
+ */
+export async function drive(workers: number, seconds: number, fn: (n: number) => Promise<unknown>, warmUpMs = 300): Promise<{ perSecond: number; msPerCall: number }> {
+  let n = 0;
+  const loop = async (until: number) => {
+    let calls = 0;
+    while (performance.now() < until) {
+      await fn(n++);
+      calls++;
+    }
+    return calls;
+  };
+  await Promise.all(Array.from({ length: workers }, () => loop(performance.now() + warmUpMs)));
+  const start = performance.now();
+  const calls = (await Promise.all(Array.from({ length: workers }, () => loop(start + seconds * 1000)))).reduce((a, b) => a + b, 0);
+  const elapsed = performance.now() - start;
+  return { perSecond: (calls / elapsed) * 1000, msPerCall: (elapsed * workers) / calls };
+}

@@ -145,7 +145,7 @@ export async function processWrites(requests: WriteRequest[], ctx: WriteContext)
   const unit = new UnitMemo(writes.map((w) => w.write));
   for (const hook of ctx.hooks ?? []) {
     if (!requests.some((r) => hook.wants(r))) continue;
-    for (const [key, issues] of await hook.afterWrite(writes.map((w) => w.write), ctx.repo, unit)) hookIssues.set(key, [...(hookIssues.get(key) ?? []), ...issues]);
+    for (const [key, issues] of await hook.afterWrite(unit.written, ctx.repo, unit)) hookIssues.set(key, [...(hookIssues.get(key) ?? []), ...issues]);
   }
 
   const written = new Map<string, VersionWrite>();

@@ -78,11 +78,11 @@ export async function reproject(repo: Repository, book: CompiledBook, keys: stri
   const episodes: Composition[] = [];
   const gone: string[] = [];
   // Each part as stored once this loop is done (read again below only if it was not projected here).
-  const now = new Map<string, BookPart | undefined>();
+  const projected = new Map<string, BookPart | undefined>();
   for (const key of [...keys].sort()) {
     const old = before.get(key);
     const next = await projectPart(repo, book, key, unit);
-    now.set(key, next);
+    projected.set(key, next);
     if (next && old && isDeepStrictEqual(next, old)) continue;
     for (const p of [old, next]) if (p) changed.add(p.patientId);
     if (key.startsWith('patient/')) {
@@ -102,7 +102,7 @@ export async function reproject(repo: Repository, book: CompiledBook, keys: stri
   const roots: Composition[] = [];
   for (const patientId of [...books].sort()) {
     const key = patientPartKey(patientId);
-    const own = now.has(key) ? now.get(key) : (await parts.get([key])).get(key);
+    const own = projected.has(key) ? projected.get(key) : (await parts.get([key])).get(key);
     const lines = await parts.lines(patientId);
     if (own || lines.length > 0) roots.push(bookComposition(book, patientId, own, lines));
     else gone.push(bookCompositionId(patientId));

@@ -27,7 +27,7 @@ export function formatField(value: unknown, field: FieldDefinition): FormattedFi
   if (value === null || value === undefined || value === '') return EMPTY;
   const problems: FormatProblem[] = [];
   if (!Array.isArray(value)) return { text: formatOne(value, field, problems), problems };
-  const values = (Array.isArray(value) ? value : [value]).filter((v) => v !== null && v !== undefined && v !== '');
+  const values = value.filter((v) => v !== null && v !== undefined && v !== '');
   if (values.length > 1 && !field.multiple) {
     problems.push({
       severity: 'error',

@@ -24,9 +24,9 @@ export interface RowProblem {
 
 export type RowCheck = (texts: readonly string[], row: TypedRow) => RowProblem[];
 
-/** Field texts (in field order) → the typed row FHIRPath rules and later tables see. */
 const NUMBER_TEXT = /^-?\d+(\.\d+)?$/;
 
+/** Field texts (in field order) → the typed row FHIRPath rules and later tables see. */
 export function typedRow(def: TableDefinition, texts: readonly string[]): TypedRow {
   const row: TypedRow = {};
   const fields = def.fields;

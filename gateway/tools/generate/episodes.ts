@@ -173,19 +173,38 @@ export class EpisodeGenerator {
   }
 }
 
-/** Collects entries with fresh urn:uuid fullUrls and hands back their references. */
+/**
+ * Collects entries with fresh urn:uuid fullUrls and hands back their references. A resource that
+ * points at later ones (the organization at its signer, the encounter at its conditions) gets its
+ * place and fullUrl first and its content once those are known.
+ */
 class BundleBuilder {
-  readonly entry: BundleEntry[] = [];
+  private readonly entries: (BundleEntry | undefined)[] = [];
+  private readonly slots = new Map<string, number>();
   constructor(private readonly rng: Random) {}
 
-  add(resource: Resource, ifNoneExist?: string): { reference: string } {
-    const fullUrl = `urn:uuid:${uuid(this.rng)}`;
-    this.entry.push({ fullUrl, resource, request: { method: 'POST', url: resource.resourceType, ...(ifNoneExist ? { ifNoneExist } : {}) } });
+  get size(): number {
+    return this.entries.length;
+  }
+
+  reserve(fullUrl = `urn:uuid:${uuid(this.rng)}`): { reference: string } {
+    this.slots.set(fullUrl, this.entries.length);
+    this.entries.push(undefined);
     return { reference: fullUrl };
   }
 
+  fill(ref: { reference: string }, resource: Resource, ifNoneExist?: string): { reference: string } {
+    this.entries[this.slots.get(ref.reference)!] = { fullUrl: ref.reference, resource, request: { method: 'POST', url: resource.resourceType, ...(ifNoneExist ? { ifNoneExist } : {}) } };
+    return ref;
+  }
+
+  add(resource: Resource, ifNoneExist?: string): { reference: string } {
+    return this.fill(this.reserve(), resource, ifNoneExist);
+  }
+
   bundle(): Bundle {
-    return { resourceType: 'Bundle', type: 'transaction', entry: this.entry };
+    if (this.entries.includes(undefined)) throw new Error('a reserved entry was never filled');
+    return { resourceType: 'Bundle', type: 'transaction', entry: this.entries as BundleEntry[] };
   }
 }
 
@@ -215,11 +234,11 @@ function outpatientVisit(b: BundleBuilder, rng: Random, index: number, person: P
   const conditions = [condition(e, diagnosis, plusMinutes(start, 90), doctor)];
   if (chronic) conditions.push(condition(e, chronic, plusMinutes(start, 90), doctor));
   const maLk = `${facility.code}-${day.replaceAll('-', '')}-${pad(index % 10_000_000, 7)}`;
-  b.entry.splice(e.encounterAt, 0, entryOf(e.encounter, encounter(e, {
+  b.fill(e.encounter, encounter(e, {
     classCode: 'AMB', classDisplay: 'ambulatory', care: ['01', 'Khám bệnh'], object: ['1.1', 'Đúng nơi đăng ký KCB ban đầu'],
     maLk, record: `KB${day.slice(2, 4)}.${pad(index % 1_000_000, 6)}`, start, end, conditions, complaint: diagnosis.complaint,
     attender: doctor, method: 'Điều trị nội khoa ngoại trú theo đơn.',
-  })));
+  }));
 
   vital(e, '29463-7', 'Body weight', 'Cân nặng', round1(45 + rng() * 30), 'kg', 'kg', plusMinutes(start, 5), doctor);
   vital(e, '8302-2', 'Body height', 'Chiều cao', Math.round(150 + rng() * 25), 'cm', 'cm', plusMinutes(start, 5), doctor);
@@ -243,7 +262,7 @@ function inpatientStay(b: BundleBuilder, rng: Random, index: number, person: Per
 
   // The core is 10 entries (organization, 2 staff, patient, card, encounter, condition, weight, bed
   // line, discharge paper); whole days of care fill the rest, then vital signs make the count exact.
-  let total = b.entry.length + 3;
+  let total = b.size + 2;
   let stay = 0;
   while (total + dayOfCareSize(stay) <= entries) total += dayOfCareSize(stay++);
   const medications = new Map<Drug, { reference: string }>();
@@ -259,11 +278,11 @@ function inpatientStay(b: BundleBuilder, rng: Random, index: number, person: Per
   const record = `NT${admitted.slice(2, 4)}.${pad(index % 1_000_000, 6)}`;
   dischargePaper(e, record, discharged, doctor, diagnosis);
   const maLk = `${facility.code}-${admitted.slice(0, 10).replaceAll('-', '')}-${pad(index % 10_000_000, 7)}`;
-  b.entry.splice(e.encounterAt, 0, entryOf(e.encounter, encounter(e, {
+  b.fill(e.encounter, encounter(e, {
     classCode: 'IMP', classDisplay: 'inpatient encounter', care: ['03', 'Điều trị nội trú'], object: ['1.1', 'Đúng nơi đăng ký KCB ban đầu'],
     maLk, record, start: admitted, end: discharged, conditions: [primary], complaint: diagnosis.complaint, attender: doctor,
     method: 'Điều trị nội khoa: kháng sinh tĩnh mạch, truyền dịch, theo dõi dấu hiệu sinh tồn.', admitted,
-  })));
+  }));
   return b.bundle();
 }
 
@@ -294,24 +313,17 @@ function dayOfCare(e: Episode, morning: string, day: number, problem: { referenc
   }
 }
 
-function openEpisode(b: BundleBuilder, rng: Random, person: Person, facility: Facility, staffCount: number, department: { code: string; name: string }, diagnosis: Diagnosis): Episode & { encounterAt: number } {
-  const staff: { reference: string }[] = [];
-  const orgEntry = b.entry.length;
-  // The organization names its signer (the director, staff 0): added after the staff, moved first.
-  for (const s of facility.staff.slice(0, staffCount)) staff.push(b.add(practitioner(s), `identifier=${CANONICAL}/sid/cchn|${s.cchn}`));
-  const org = b.add(organization(facility, staff[0]), `identifier=${SID.maCskcb}|${facility.code}`);
-  b.entry.splice(orgEntry, 0, b.entry.pop()!);
+function openEpisode(b: BundleBuilder, rng: Random, person: Person, facility: Facility, staffCount: number, department: { code: string; name: string }, diagnosis: Diagnosis): Episode {
+  // The organization comes first and names its signer (the director, staff 0).
+  const org = b.reserve();
+  const staff = facility.staff.slice(0, staffCount).map((s) => b.add(practitioner(s), `identifier=${CANONICAL}/sid/cchn|${s.cchn}`));
+  b.fill(org, organization(facility, staff[0]), `identifier=${SID.maCskcb}|${facility.code}`);
   const patient = b.add(patientResource(person), `identifier=${SID.cccd}|${person.cccd}`);
   // A returning patient's card is found, not stored again: hospital systems send it conditionally.
   b.add(coverage(person, patient), `identifier=${SID.bhyt}|${person.card}`);
-  const encounterAt = b.entry.length;
-  // The encounter is written once its conditions and dates are known; its fullUrl is reserved now.
-  const encounter = { reference: `urn:uuid:${uuid(rng)}` };
-  return { b, rng, person, facility, org, staff, patient, encounter, department, diagnosis, encounterAt };
-}
-
-function entryOf(ref: { reference: string }, resource: Resource): BundleEntry {
-  return { fullUrl: ref.reference, resource, request: { method: 'POST', url: resource.resourceType } };
+  // The encounter is written once its conditions and dates are known.
+  const encounter = b.reserve(`urn:uuid:${uuid(rng)}`);
+  return { b, rng, person, facility, org, staff, patient, encounter, department, diagnosis };
 }
 
 function practitioner(s: Staff): Resource {
